@@ -1,0 +1,72 @@
+"""Whole-page caching for public pages that thousands read and few change.
+
+Every page of a namespace (``"program"``) is cached under a key that holds the namespace's
+version; services bump the version in the same transaction as the edit, so a stale page is never
+served after the edit commits, whichever process or host serves the next request.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Callable
+from typing import Any, cast
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import F
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import get_language
+
+from gathering.core.models import CacheVersion
+
+ViewFunc = Callable[..., HttpResponse]
+
+
+def get_version(name: str) -> int:
+    version = CacheVersion.objects.filter(name=name).values_list("version", flat=True).first()
+    return version or 0
+
+
+def bump_version(name: str) -> None:
+    """Invalidate every cached page of ``name`` (from the moment the transaction commits)."""
+    updated = CacheVersion.objects.filter(name=name).update(version=F("version") + 1)
+    if not updated:
+        with transaction.atomic():
+            _obj, created = CacheVersion.objects.get_or_create(name=name, defaults={"version": 1})
+            if not created:
+                CacheVersion.objects.filter(name=name).update(version=F("version") + 1)
+
+
+def cached_page(namespace: str) -> Callable[[ViewFunc], ViewFunc]:
+    """Cache a public GET view's 200 responses by namespace version, language and full path.
+
+    Only anonymous requests are served from the cache: staff previews stay live.
+    """
+
+    def decorator(view: ViewFunc) -> ViewFunc:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method not in {"GET", "HEAD"} or request.user.is_authenticated:
+                return view(request, *args, **kwargs)
+            path = hashlib.blake2b(request.get_full_path().encode(), digest_size=16).hexdigest()
+            key = f"page:{namespace}:{get_version(namespace)}:{get_language()}:{path}"
+            cached = cache.get(key)
+            if cached is not None:
+                status, headers, content = cached
+                response = HttpResponse(content, status=status)
+                for header, value in headers:
+                    response.headers[header] = value
+                return response
+            response = view(request, *args, **kwargs)
+            if response.status_code == 200 and not response.streaming:
+                if hasattr(response, "render") and not getattr(response, "is_rendered", True):
+                    response.render()
+                headers = [(k, v) for k, v in response.headers.items() if k.lower() != "set-cookie"]
+                cache.set(key, (200, headers, response.content), settings.PAGE_CACHE_SECONDS)
+            return cast(HttpResponse, response)
+
+        return wrapper
+
+    return decorator

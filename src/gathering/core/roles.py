@@ -1,0 +1,45 @@
+"""Staff roles are Django groups, created (and their permissions granted) after every migrate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import Group, Permission
+
+# Which model permissions each role holds, as "app_label.model": actions. Later issues add rows.
+ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    "organiser": {
+        "core.organisation": ("view", "change"),
+        "program.edition": ("add", "change", "delete", "view"),
+        "program.room": ("add", "change", "delete", "view"),
+        "program.track": ("add", "change", "delete", "view"),
+        "program.session": ("add", "change", "delete", "view"),
+        "program.speaker": ("add", "change", "delete", "view"),
+        "auth.user": ("add", "change", "view"),
+        "auth.group": ("view",),
+    },
+    "program_editor": {
+        "program.edition": ("view", "change"),
+        "program.room": ("add", "change", "delete", "view"),
+        "program.track": ("add", "change", "delete", "view"),
+        "program.session": ("add", "change", "delete", "view"),
+        "program.speaker": ("add", "change", "delete", "view"),
+    },
+}
+
+
+def ensure_roles(**_kwargs: Any) -> None:
+    """Create every staff group and give it exactly the permissions listed above."""
+    for name, _description in settings.GATHERING_STAFF_ROLES:
+        group, _created = Group.objects.get_or_create(name=name)
+        wanted = []
+        for model_key, actions in ROLE_PERMISSIONS.get(name, {}).items():
+            app_label, model = model_key.split(".")
+            for action in actions:
+                permission = Permission.objects.filter(
+                    content_type__app_label=app_label, codename=f"{action}_{model}"
+                ).first()
+                if permission is not None:
+                    wanted.append(permission)
+        group.permissions.set(wanted)

@@ -38,7 +38,7 @@ def read_secret_key() -> str:
     if key_file.exists():
         return key_file.read_text().strip()
     if DEBUG:
-        return "insecure-development-key-only-for-debug"  # noqa: S105
+        return "insecure-development-key-only-for-debug"
     raise ImproperlyConfigured(
         f"SECRET_KEY is not set and {key_file} does not exist: run `gathering serve` "
         "(it generates one) or set SECRET_KEY in the environment."

@@ -10,4 +10,10 @@ os.environ.setdefault("GATHERING_TESTING", "1")
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-0123456789abcdef")
 os.environ.setdefault("GATHERING_DATA_DIR", tempfile.mkdtemp(prefix="gathering-test-"))
 
-from gathering.settings import *  # noqa: E402, F403
+from gathering.settings import *  # noqa: F403
+
+# xdist workers each have their own test database; they must not share cached pages in Redis.
+if REDIS_URL:  # noqa: F405
+    CACHES["default"]["KEY_PREFIX"] = "gathering-test-" + os.environ.get(  # noqa: F405
+        "PYTEST_XDIST_WORKER", "main"
+    )

@@ -22,7 +22,12 @@ def site(request: HttpRequest) -> dict[str, Any]:
         if query:
             url = f"{url}?{query}"
         switcher.append(
-            {"code": code, "name": native.get(code, str(name)), "url": url, "current": code == current}
+            {
+                "code": code,
+                "name": native.get(code, str(name)),
+                "url": url,
+                "current": code == current,
+            }
         )
     return {
         "organisation": get_organisation(),

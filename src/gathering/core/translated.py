@@ -17,7 +17,8 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.utils.translation import get_language, get_language_bidi, gettext_lazy as _
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
 
 _fallback: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "gathering_fallback_language", default=None
@@ -44,8 +45,9 @@ def fallback_language(code: str | None) -> Iterator[None]:
         _fallback.reset(token)
 
 
-def resolve(value: Mapping[str, str] | None, language: str | None = None,
-            fallback: str | None = None) -> str:
+def resolve(
+    value: Mapping[str, str] | None, language: str | None = None, fallback: str | None = None
+) -> str:
     """The text of ``value`` in ``language`` (default: the active one), else the fallback chain."""
     if not value:
         return ""
@@ -59,8 +61,9 @@ def resolve(value: Mapping[str, str] | None, language: str | None = None,
     return ""
 
 
-def resolved_language(value: Mapping[str, str] | None, language: str | None = None,
-                      fallback: str | None = None) -> str:
+def resolved_language(
+    value: Mapping[str, str] | None, language: str | None = None, fallback: str | None = None
+) -> str:
     """The language code whose text :func:`resolve` would show (for ``lang`` attributes)."""
     if not value:
         return language or settings.LANGUAGE_CODE
@@ -98,7 +101,9 @@ def clean_translations(value: Any) -> Translated:
     if value is None or value == "":
         return Translated()
     if isinstance(value, str):
-        return Translated({settings.LANGUAGE_CODE: value.strip()}) if value.strip() else Translated()
+        return (
+            Translated({settings.LANGUAGE_CODE: value.strip()}) if value.strip() else Translated()
+        )
     if not isinstance(value, Mapping):
         raise ValidationError(_("Expected texts by language."), code="invalid")
     known = set(language_codes())
@@ -156,8 +161,7 @@ class TranslatedWidget(forms.MultiWidget):
 
 
 class TranslatedFormField(forms.MultiValueField):
-    def __init__(self, *, long: bool = False, max_length: int | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(self, *, long: bool = False, max_length: int | None = None, **kwargs: Any) -> None:
         self.codes = language_codes()
         self.max_length = max_length
         fields = [forms.CharField(required=False, max_length=max_length) for _c in self.codes]
@@ -177,8 +181,9 @@ class TranslatedFormField(forms.MultiValueField):
 class TranslatedField(models.JSONField):
     """A JSON column of texts by language; reads back as :class:`Translated`."""
 
-    def __init__(self, *args: Any, long: bool = False, max_length: int | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, long: bool = False, max_length: int | None = None, **kwargs: Any
+    ) -> None:
         self.long = long
         self.text_max_length = max_length
         kwargs.setdefault("default", dict)

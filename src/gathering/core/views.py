@@ -21,9 +21,7 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return render_error(
-        request, 404, _("Page not found"), _("There is nothing at this address.")
-    )
+    return render_error(request, 404, _("Page not found"), _("There is nothing at this address."))
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
@@ -32,8 +30,9 @@ def server_error(request: HttpRequest) -> HttpResponse:
     )
 
 
-def render_error(request: HttpRequest, status: int, title: str, message: str,
-                 **extra: Any) -> HttpResponse:
+def render_error(
+    request: HttpRequest, status: int, title: str, message: str, **extra: Any
+) -> HttpResponse:
     return render(
         request,
         "core/error.html",

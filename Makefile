@@ -1,0 +1,88 @@
+# Gathering: `make run` serves the demo on http://127.0.0.1:8000, `make test` runs the whole suite.
+SHELL := /bin/bash
+PORT ?= 8000
+# .python-version asks pyenv for 3.12; elsewhere use python3.12 if present.
+PYTHON ?= $(shell command -v python3.12 2>/dev/null || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PG_URL ?= postgres://postgres@127.0.0.1:5432/test
+REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
+PYTEST_WORKERS ?= 2
+
+.PHONY: help install run serve test test-sqlite test-postgres browser lint format types check bench demo clean messages
+
+help:
+	@echo "make run    - install, migrate, load the demo when empty, serve on http://127.0.0.1:$(PORT)"
+	@echo "make test   - the whole suite (SQLite, then PostgreSQL + Redis when they answer)"
+	@echo "make lint   - ruff check and ruff format --check"
+	@echo "make bench  - benchmarks under bench/ (not part of make test)"
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "Python 3.12 or newer is needed (pyenv reads .python-version).")'
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=25"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/gathering setup
+	$(BIN)/gathering serve --port $(PORT)
+
+demo: install
+	$(BIN)/gathering demo
+
+# Debian's Chromium for the real-browser tests; installed when missing and we are root (CI is).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's chromium for the browser tests…"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "chromium could not be installed: browser tests will be skipped"; \
+	  else echo "No /usr/bin/chromium and not root: browser tests will be skipped"; fi; \
+	fi
+
+test: install browser
+	$(MAKE) --no-print-directory test-sqlite
+	$(MAKE) --no-print-directory test-postgres
+
+test-sqlite: install
+	@echo "== Test suite on SQLite (in-process cache) =="
+	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest -n $(PYTEST_WORKERS) -q
+
+test-postgres: install
+	@if $(BIN)/python tools/service_up.py 127.0.0.1 5432; then \
+	  echo "== Test suite on PostgreSQL ($(PG_URL)) =="; \
+	  if $(BIN)/python tools/service_up.py 127.0.0.1 6379; then export REDIS_URL=$(REDIS_TEST_URL); echo "   with the Redis cache ($(REDIS_TEST_URL))"; \
+	  else echo "   SKIPPED Redis: 127.0.0.1:6379 does not answer; the in-process cache is used"; fi; \
+	  DATABASE_URL=$(PG_URL) $(BIN)/pytest -n $(PYTEST_WORKERS) -q -m "not browser"; \
+	else \
+	  echo "SKIPPED PostgreSQL run: nothing answers on 127.0.0.1:5432 (the suite ran on SQLite only)"; \
+	fi
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+types: install
+	$(BIN)/mypy src/gathering
+
+check: install lint
+	$(BIN)/gathering check
+	$(BIN)/gathering makemigrations --check --dry-run
+
+bench: install
+	$(BIN)/python bench/program.py
+
+messages: install
+	cd src/gathering && ../../$(BIN)/gathering makemessages -l fa -l fr --no-obsolete --ignore "*/tests/*"
+	cd src/gathering && ../../$(BIN)/gathering compilemessages
+
+clean:
+	rm -rf $(VENV) staticfiles test-artifacts

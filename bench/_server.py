@@ -1,0 +1,100 @@
+"""Start the production server (``gathering serve``: granian, WSGI) on a throw-away data folder
+with the demo loaded, for benchmarks. Loopback only."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    base_url: str
+    process: subprocess.Popen[bytes]
+
+    def worker_rss_mb(self) -> list[float]:
+        """Resident memory of the server process and each of its children, in MB."""
+        pids = [self.process.pid, *_children(self.process.pid)]
+        sizes = []
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                status = Path(f"/proc/{pid}/status").read_text()
+                match = re.search(r"VmRSS:\s+(\d+) kB", status)
+                if match:
+                    sizes.append(int(match.group(1)) / 1024)
+        return sizes
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for child in Path(f"/proc/{pid}/task").glob("*/children"):
+        for token in child.read_text().split():
+            found.append(int(token))
+            found.extend(_children(int(token)))
+    return found
+
+
+@contextlib.contextmanager
+def production_server(*, workers: int = 2, env: dict[str, str] | None = None) -> Iterator[Server]:
+    data = tempfile.mkdtemp(prefix="gathering-bench-")
+    environment = {
+        **os.environ,
+        "GATHERING_DATA_DIR": data,
+        "DEBUG": "0",
+        "LOG_LEVEL": "WARNING",
+        **(env or {}),
+    }
+    environment.pop("GATHERING_TESTING", None)
+    gathering = str(BIN / "gathering")
+    subprocess.run(
+        [gathering, "setup"], env=environment, check=True, cwd=ROOT, stdout=subprocess.DEVNULL
+    )
+    port = free_port()
+    process = subprocess.Popen(
+        [gathering, "serve", "--port", str(port), "--workers", str(workers)],
+        env=environment,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(base_url + "/en/", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("the server did not start") from None
+                time.sleep(0.2)
+        yield Server(base_url=base_url, process=process)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        shutil.rmtree(data, ignore_errors=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -65,7 +65,7 @@ def cached_page(namespace: str) -> Callable[[ViewFunc], ViewFunc]:
                     response.render()
                 headers = [(k, v) for k, v in response.headers.items() if k.lower() != "set-cookie"]
                 cache.set(key, (200, headers, response.content), settings.PAGE_CACHE_SECONDS)
-            return cast(HttpResponse, response)
+            return response
 
         return wrapper
 

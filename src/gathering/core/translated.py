@@ -129,7 +129,7 @@ class TranslatedWidget(forms.MultiWidget):
 
     def __init__(self, *, long: bool = False, attrs: dict[str, Any] | None = None) -> None:
         self.codes = language_codes()
-        widgets = {}
+        widgets: dict[str, forms.Widget | type[forms.Widget]] = {}
         for code in self.codes:
             widget_attrs = {"lang": code, "dir": "rtl" if code in RTL_LANGUAGES else "ltr"}
             if long:
@@ -215,7 +215,7 @@ class TranslatedField(models.JSONField):
                         params={"code": code, "max": self.text_max_length},
                     )
 
-    def formfield(self, **kwargs: Any) -> Any:  # type: ignore[override]
+    def formfield(self, **kwargs: Any) -> Any:
         # JSONField's own form field would show raw JSON; organisers get one input per language.
         allowed = {"label", "help_text", "initial", "disabled", "show_hidden_initial"}
         options = {key: value for key, value in kwargs.items() if key in allowed}

@@ -54,6 +54,8 @@ INSTALLED_APPS = [
     "gathering.core",
     "gathering.program",
     "gathering.api",
+    # django-ninja: its Swagger UI assets come from our static files (not a CDN) when listed.
+    "ninja",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -180,7 +182,9 @@ SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=not DEBUG and env_boo
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "no-referrer"
+# "same-origin", not "no-referrer": with no referrer at all, browsers send "Origin: null" on
+# form posts and Django's CSRF check refuses every one of them (sign-in, admin, public forms).
+SECURE_REFERRER_POLICY = "same-origin"
 
 # Public pages are cached whole; a version counter bumped on every program edit invalidates them.
 PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS", "600"))

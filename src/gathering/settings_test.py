@@ -17,3 +17,6 @@ if REDIS_URL:  # noqa: F405
     CACHES["default"]["KEY_PREFIX"] = "gathering-test-" + os.environ.get(  # noqa: F405
         "PYTEST_XDIST_WORKER", "main"
     )
+
+# WhiteNoise warns (an error under pytest) when the collected-static folder is missing.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405

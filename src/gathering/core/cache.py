@@ -50,7 +50,9 @@ def cached_page(namespace: str) -> Callable[[ViewFunc], ViewFunc]:
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if request.method not in {"GET", "HEAD"} or request.user.is_authenticated:
                 return view(request, *args, **kwargs)
-            path = hashlib.blake2b(request.get_full_path().encode(), digest_size=16).hexdigest()
+            # The host is part of the key: pages carry absolute links (exports, feeds).
+            target = f"{request.get_host()}{request.get_full_path()}"
+            path = hashlib.blake2b(target.encode(), digest_size=16).hexdigest()
             key = f"page:{namespace}:{get_version(namespace)}:{get_language()}:{path}"
             cached = cache.get(key)
             if cached is not None:

@@ -10,11 +10,13 @@ from django.contrib.auth.models import Group, Permission
 # Which model permissions each role holds, as "app_label.model": actions. Later issues add rows.
 ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "organiser": {
-        "core.organisation": ("view", "change"),
+        # "add" only ever applies once: the organisation admin refuses a second row.
+        "core.organisation": ("add", "view", "change"),
         "program.edition": ("add", "change", "delete", "view"),
         "program.room": ("add", "change", "delete", "view"),
         "program.track": ("add", "change", "delete", "view"),
         "program.session": ("add", "change", "delete", "view"),
+        "program.sessionspeaker": ("add", "change", "delete", "view"),
         "program.speaker": ("add", "change", "delete", "view"),
         "auth.user": ("add", "change", "view"),
         "auth.group": ("view",),
@@ -24,6 +26,8 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "program.room": ("add", "change", "delete", "view"),
         "program.track": ("add", "change", "delete", "view"),
         "program.session": ("add", "change", "delete", "view"),
+        # The speakers of a session are edited inline on the session's form.
+        "program.sessionspeaker": ("add", "change", "delete", "view"),
         "program.speaker": ("add", "change", "delete", "view"),
     },
 }

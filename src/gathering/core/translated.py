@@ -17,6 +17,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.text import capfirst
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
@@ -223,7 +224,7 @@ class TranslatedField(models.JSONField):
             long=self.long,
             max_length=self.text_max_length,
             required=not self.blank,
-            label=options.pop("label", self.verbose_name),
+            label=options.pop("label", capfirst(self.verbose_name)),
             help_text=options.pop("help_text", self.help_text),
             **options,
         )

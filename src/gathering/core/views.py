@@ -2,17 +2,29 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.views import LoginView
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 
 class StaffLoginView(LoginView):
-    """Sign-in for staff only; the public never needs an account."""
+    """Sign-in for staff only; the public never needs an account.
+
+    Accounts without staff status are refused with the same message as a wrong password. A
+    signed-in staff member is sent on to the admin; a signed-in non-staff account sees the form
+    (redirecting it would loop: the admin sends it straight back here).
+    """
 
     template_name = "core/staff_login.html"
-    redirect_authenticated_user = True
+    authentication_form = AdminAuthenticationForm
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        self.redirect_authenticated_user = bool(
+            request.user.is_authenticated and request.user.is_staff
+        )
+        return super().dispatch(request, *args, **kwargs)
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

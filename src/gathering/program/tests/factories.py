@@ -26,11 +26,14 @@ class EditionFactory(factory.django.DjangoModelFactory):
         django_get_or_create = ("year",)
 
     year = factory.Sequence(lambda n: 2030 + n)
-    title = factory.LazyAttribute(lambda o: texts(f"Gathering {o.year}", f"گردهمایی {o.year}",
-                                                  f"Rassemblement {o.year}"))
+    title = factory.LazyAttribute(
+        lambda o: texts(f"Gathering {o.year}", f"گردهمایی {o.year}", f"Rassemblement {o.year}")
+    )
     focus = factory.LazyFunction(lambda: texts("Solidarity", "همبستگی", "Solidarité"))
     city = factory.LazyFunction(lambda: texts("Villepinte", "ویلپنت", "Villepinte"))
-    venue_name = factory.LazyFunction(lambda: texts("Exhibition centre", "نمایشگاه", "Parc des expositions"))
+    venue_name = factory.LazyFunction(
+        lambda: texts("Exhibition centre", "نمایشگاه", "Parc des expositions")
+    )
     venue_address = factory.LazyFunction(lambda: texts("1 Example Road, 93420 Villepinte"))
     latitude = "48.972400"
     longitude = "2.516600"
@@ -47,7 +50,9 @@ class RoomFactory(factory.django.DjangoModelFactory):
 
     edition = factory.SubFactory(EditionFactory)
     slug = factory.Sequence(lambda n: f"room-{n}")
-    name = factory.LazyAttribute(lambda o: texts(f"Hall {o.slug}", f"سالن {o.slug}", f"Salle {o.slug}"))
+    name = factory.LazyAttribute(
+        lambda o: texts(f"Hall {o.slug}", f"سالن {o.slug}", f"Salle {o.slug}")
+    )
     capacity = 1000
 
 
@@ -57,7 +62,9 @@ class TrackFactory(factory.django.DjangoModelFactory):
 
     edition = factory.SubFactory(EditionFactory)
     slug = factory.Sequence(lambda n: f"track-{n}")
-    name = factory.LazyAttribute(lambda o: texts(f"Track {o.slug}", f"مسیر {o.slug}", f"Parcours {o.slug}"))
+    name = factory.LazyAttribute(
+        lambda o: texts(f"Track {o.slug}", f"مسیر {o.slug}", f"Parcours {o.slug}")
+    )
 
 
 class SpeakerFactory(factory.django.DjangoModelFactory):
@@ -65,10 +72,12 @@ class SpeakerFactory(factory.django.DjangoModelFactory):
         model = Speaker
 
     slug = factory.Sequence(lambda n: f"sample-speaker-{n}")
-    name = factory.Sequence(lambda n: texts(f"Sample speaker {n}", f"سخنران نمونه {n}",
-                                            f"Intervenant exemple {n}"))
-    role_title = factory.LazyFunction(lambda: texts("Member of parliament", "نماینده پارلمان",
-                                                    "Député"))
+    name = factory.Sequence(
+        lambda n: texts(f"Sample speaker {n}", f"سخنران نمونه {n}", f"Intervenant exemple {n}")
+    )
+    role_title = factory.LazyFunction(
+        lambda: texts("Member of parliament", "نماینده پارلمان", "Député")
+    )
     country = "FR"
     is_public = True
 

@@ -77,7 +77,7 @@ def serve(*, host: str, port: int, workers: int) -> None:
         "--host", host,
         "--port", str(port),
         "--workers", str(workers),
-        "--blocking-threads", "4",
+        "--blocking-threads", os.environ.get("WEB_THREADS", "1"),
         "--backlog", "2048",
         "--no-ws",
         "--log-level", "warning",

@@ -44,11 +44,13 @@ def bump_version(name: str) -> None:
                 CacheVersion.objects.filter(name=name).update(version=F("version") + 1)
 
 
-def cached_page(namespace: str) -> Callable[[ViewFunc], ViewFunc]:
-    """Cache a public GET view's 200 responses by namespace version, language and full path.
+def cached_page(namespace: str, *, seconds: int | None = None) -> Callable[[ViewFunc], ViewFunc]:
+    """Cache a public GET view's 200 responses by namespace version, language, host and path.
 
-    Only anonymous requests are served from the cache: staff previews stay live.
+    Only anonymous requests are served from the cache: staff previews stay live. ``seconds``
+    shortens the lifetime for pages that change with the clock (a countdown, "on now").
     """
+    lifetime = settings.PAGE_CACHE_SECONDS if seconds is None else seconds
 
     def decorator(view: ViewFunc) -> ViewFunc:
         @functools.wraps(view)
@@ -71,7 +73,7 @@ def cached_page(namespace: str) -> Callable[[ViewFunc], ViewFunc]:
                 if hasattr(response, "render") and not getattr(response, "is_rendered", True):
                     response.render()
                 headers = [(k, v) for k, v in response.headers.items() if k.lower() != "set-cookie"]
-                cache.set(key, (200, headers, response.content), settings.PAGE_CACHE_SECONDS)
+                cache.set(key, (200, headers, response.content), lifetime)
             return response
 
         return wrapper

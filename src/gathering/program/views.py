@@ -26,6 +26,8 @@ from gathering.program.models import Edition, Session, Speaker
 
 # cached_page is typed for HttpResponse views; method_decorator's stubs want HttpResponseBase.
 cached = method_decorator(cast(Any, cached_page("program")), name="dispatch")
+# Edition pages show a countdown and what is on stage now: they follow the clock too.
+cached_briefly = method_decorator(cast(Any, cached_page("program", seconds=30)), name="dispatch")
 
 
 def get_edition_or_404(year: int) -> Edition:
@@ -64,7 +66,7 @@ def edition_overview(edition: Edition) -> dict[str, Any]:
     return context
 
 
-@cached
+@cached_briefly
 class HomeView(View):
     """The current edition (live, else next, else latest); a friendly page before the first."""
 
@@ -81,7 +83,7 @@ class HomeView(View):
         )
 
 
-@cached
+@cached_briefly
 class EditionDetailView(View):
     def get(self, request: HttpRequest, year: int) -> HttpResponse:
         edition = get_edition_or_404(year)

@@ -67,3 +67,18 @@ def test_signed_in_staff_always_see_the_live_page() -> None:
     _get("/en/page/", staff)
     _get("/en/page/", staff)
     assert len(calls) == 2
+
+
+@cached_page("test-pages", seconds=0)
+def clock_view(request: HttpRequest) -> HttpResponse:
+    calls.append(request.path)
+    return HttpResponse("now")
+
+
+def test_a_short_lifetime_applies_to_pages_that_follow_the_clock() -> None:
+    for _ in range(2):
+        request = RequestFactory().get("/en/clock/")
+        request.user = AnonymousUser()  # type: ignore[assignment]
+        clock_view(request)
+    # Django's cache treats a timeout of 0 as "expire at once": the view ran both times.
+    assert len(calls) == 2

@@ -34,14 +34,18 @@ run: install
 demo: install
 	$(BIN)/gathering demo
 
-# Debian's Chromium for the real-browser tests; installed when missing and we are root (CI is).
+# Debian's Chromium for the real-browser tests and poppler-utils (pdftoppm) for the tests that
+# read the QR codes back from rendered ticket PDFs; installed when missing and we are root (CI is).
 browser:
-	@if [ ! -x /usr/bin/chromium ]; then \
+	@missing=""; [ -x /usr/bin/chromium ] || missing="chromium"; \
+	command -v pdftoppm >/dev/null || missing="$$missing poppler-utils"; \
+	missing="$${missing# }"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "Installing Debian's chromium for the browser tests…"; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-	      || echo "chromium could not be installed: browser tests will be skipped"; \
-	  else echo "No /usr/bin/chromium and not root: browser tests will be skipped"; fi; \
+	    echo "Installing Debian's $$missing for the browser and PDF tests…"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	      || echo "$$missing could not be installed: browser or PDF rendering tests will be skipped"; \
+	  else echo "Missing $$missing and not root: browser or PDF rendering tests will be skipped"; fi; \
 	fi
 
 test: install browser

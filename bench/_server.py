@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,7 +56,14 @@ def _children(pid: int) -> list[int]:
 
 
 @contextlib.contextmanager
-def production_server(*, workers: int = 2, env: dict[str, str] | None = None) -> Iterator[Server]:
+def production_server(
+    *,
+    workers: int = 2,
+    env: dict[str, str] | None = None,
+    prepare: Callable[[dict[str, str]], None] | None = None,
+) -> Iterator[Server]:
+    """``prepare`` (optional) runs after ``gathering setup`` and before the server starts, with
+    the server's environment (its data folder and database): benchmarks add their data there."""
     data = tempfile.mkdtemp(prefix="gathering-bench-")
     environment = {
         **os.environ,
@@ -70,6 +77,8 @@ def production_server(*, workers: int = 2, env: dict[str, str] | None = None) ->
     subprocess.run(
         [gathering, "setup"], env=environment, check=True, cwd=ROOT, stdout=subprocess.DEVNULL
     )
+    if prepare is not None:
+        prepare(environment)
     port = free_port()
     process = subprocess.Popen(
         [gathering, "serve", "--port", str(port), "--workers", str(workers)],

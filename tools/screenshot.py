@@ -1,6 +1,6 @@
 """Refresh the README screenshot: the demo's program in Persian, from the production server.
 
-    .venv/bin/python tools/screenshot.py
+.venv/bin/python tools/screenshot.py
 """
 
 from __future__ import annotations

@@ -53,6 +53,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 INSTALLED_APPS = [
     "gathering.core",
     "gathering.program",
+    "gathering.registration",
+    "gathering.checkin",
     "gathering.api",
     # django-ninja: its Swagger UI assets come from our static files (not a CDN) when listed.
     "ninja",
@@ -186,6 +188,27 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 # form posts and Django's CSRF check refuses every one of them (sign-in, admin, public forms).
 SECURE_REFERRER_POLICY = "same-origin"
 
+# Email: sent over SMTP (a local relay, localhost:25, by default). Django 6.1 configures
+# mailers in MAILERS (the EMAIL_HOST/EMAIL_PORT/... settings are deprecated); the environment
+# variables keep their familiar names. Links in emails start with SITE_URL.
+MAILERS = {
+    "default": {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": os.environ.get("EMAIL_HOST", "localhost"),
+            "port": int(os.environ.get("EMAIL_PORT", "25")),
+            "username": os.environ.get("EMAIL_HOST_USER", ""),
+            "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
+            "use_tls": env_bool("EMAIL_USE_TLS"),
+            "use_ssl": env_bool("EMAIL_USE_SSL"),
+            "timeout": int(os.environ.get("EMAIL_TIMEOUT", "20")),
+        },
+    }
+}
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Gathering <noreply@localhost>")
+SERVER_EMAIL = os.environ.get("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
 # Public pages are cached whole; a version counter bumped on every program edit invalidates them.
 PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS", "600"))
 
@@ -193,6 +216,8 @@ GATHERING_STAFF_ROLES = [
     # (group name, what it is for) — later issues add their roles here.
     ("organiser", _("Organiser: everything")),
     ("program_editor", _("Program editor: editions, sessions, speakers")),
+    ("registration_desk", _("Registration desk: registrations, delegations, tickets")),
+    ("gate", _("Gate: ticket check-in, without names")),
 ]
 
 LOGGING = {
@@ -201,5 +226,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        # fpdf2 subsets fonts with fontTools, which logs dozens of INFO lines per PDF.
+        "fontTools": {"level": "WARNING"},
+    },
 }

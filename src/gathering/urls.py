@@ -21,9 +21,11 @@ urlpatterns = [
     path("admin/login/", RedirectView.as_view(pattern_name="core:staff-login", query_string=True)),
     path("admin/", admin.site.urls),
     path("", include("gathering.core.urls")),
+    path("", include("gathering.checkin.urls")),
 ]
 urlpatterns += i18n_patterns(
     path("", include("gathering.program.urls")),
+    path("", include("gathering.registration.urls")),
     prefix_default_language=True,
 )
 

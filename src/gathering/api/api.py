@@ -1,17 +1,33 @@
-"""The public, read-only JSON API; its OpenAPI document is at /api/openapi.json and its
-interactive docs at /api/docs (served from our own static files, no CDN)."""
+"""The JSON API; its OpenAPI document is at /api/openapi.json and its interactive docs at
+/api/docs (served from our own static files, no CDN). The program is public and read-only; the
+check-in endpoints (/api/checkin/) need a gate device token or a gate staff session."""
 
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Swagger
 
 from gathering.api.program import router as program_router
+from gathering.checkin.api import router as checkin_router
 
 api = NinjaAPI(
     title="Gathering API",
     version="1",
-    description="Read-only access to the program of every edition.",
+    description=(
+        "Read-only access to the program of every edition, and gate check-in for scanners "
+        "(gate device token or gate staff session)."
+    ),
     urls_namespace="api",
     # No validator badge: Swagger UI would otherwise send our OpenAPI address to
     # validator.swagger.io from every visitor's browser.
     docs=Swagger(settings={"validatorUrl": None}),
 )
 api.add_router("", program_router)
+api.add_router("/checkin/", checkin_router)
+
+
+def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    # Django refuses to read a body over DATA_UPLOAD_MAX_MEMORY_SIZE; say so in JSON.
+    return api.create_response(request, {"detail": "The request body is too large."}, status=413)
+
+
+api.add_exception_handler(RequestDataTooBig, _too_big)

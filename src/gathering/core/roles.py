@@ -20,6 +20,14 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "program.speaker": ("add", "change", "delete", "view"),
         "auth.user": ("add", "change", "view"),
         "auth.group": ("view",),
+        "registration.category": ("add", "change", "delete", "view"),
+        "registration.question": ("add", "change", "delete", "view"),
+        "registration.registration": ("change", "view"),
+        "registration.delegation": ("change", "view"),
+        "registration.ticket": ("view",),
+        "checkin.gate": ("add", "change", "delete", "view"),
+        "checkin.gatedevice": ("add", "change", "view"),
+        "checkin.scan": ("add", "view"),
     },
     "program_editor": {
         "program.edition": ("view", "change"),
@@ -29,6 +37,20 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         # The speakers of a session are edited inline on the session's form.
         "program.sessionspeaker": ("add", "change", "delete", "view"),
         "program.speaker": ("add", "change", "delete", "view"),
+    },
+    # Sees and helps registrants (names included), assigns coaches and arrival slots.
+    "registration_desk": {
+        "registration.category": ("view",),
+        "registration.question": ("view",),
+        "registration.registration": ("change", "view"),
+        "registration.delegation": ("change", "view"),
+        "registration.ticket": ("view",),
+    },
+    # Checks tickets in: ticket ids, categories and revocations, never names or emails.
+    "gate": {
+        "registration.ticket": ("view",),
+        "checkin.gate": ("view",),
+        "checkin.scan": ("add", "view"),
     },
 }
 

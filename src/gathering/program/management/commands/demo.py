@@ -28,10 +28,15 @@ class Command(BaseCommand):
             self.stdout.write("Editions exist already: the demo was not loaded.")
             return
         summary = load_demo()
+        # Registration builds on the program: its demo categories join the planned edition.
+        from gathering.registration.demo import load_registration_demo
+
+        categories = load_registration_demo()
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo loaded: {summary.editions} editions, {summary.sessions} sessions, "
                 f"{summary.speakers} speakers ({summary.created} objects created, "
-                f"{summary.updated} updated, {summary.unchanged} unchanged)."
+                f"{summary.updated} updated, {summary.unchanged} unchanged); "
+                f"{categories} registration categories created."
             )
         )

@@ -10,10 +10,15 @@ gathering <cmd>     any Django management command (migrate, createsuperuser, …
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import os
 import secrets
 import shutil
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 
@@ -62,16 +67,46 @@ def setup(*, load_demo: bool = True) -> None:
     print(f"Staff sign-in: user {login.username!r}, password {login.password_hint}")
 
 
+# Periodic jobs the worker runs: (management command, seconds between runs).
+PERIODIC_JOBS: list[tuple[str, int]] = [("expire_registrations", 60)]
+
+
+def worker(*, once: bool = False) -> None:
+    """Run each periodic job at its interval until stopped; a failing job is logged and retried
+    at its next turn, never stopping the others."""
+    ensure_secret_key()
+    _django_setup()
+    from django.core.management import call_command
+    from django.db import close_old_connections
+
+    logger = logging.getLogger("gathering.worker")
+    due = dict.fromkeys((name for name, _interval in PERIODIC_JOBS), 0.0)
+    while True:
+        for name, interval in PERIODIC_JOBS:
+            if time.monotonic() < due[name]:
+                continue
+            close_old_connections()
+            try:
+                call_command(name, verbosity=0)
+            except Exception:
+                logger.exception("periodic job %s failed", name)
+            due[name] = time.monotonic() + interval
+        if once:
+            return
+        time.sleep(1)
+
+
 def serve(*, host: str, port: int, workers: int) -> None:
-    """Replace this process with granian serving the WSGI application (the fast path)."""
+    """Serve the WSGI application with granian (the fast path) and run the worker beside it;
+    stops both when either stops or on SIGINT/SIGTERM."""
     ensure_secret_key()
     granian = shutil.which("granian", path=str(Path(sys.executable).parent)) or shutil.which(
         "granian"
     )
     if granian is None:
         raise SystemExit("granian is not installed: run `make run` (it installs everything).")
-    print(f"Gathering is serving on http://{host}:{port}/  (Ctrl-C stops it)", flush=True)
-    args = [
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gathering.settings")
+    server_args = [
         granian,
         "--interface", "wsgi",
         "--host", host,
@@ -83,8 +118,34 @@ def serve(*, host: str, port: int, workers: int) -> None:
         "--log-level", "warning",
         "gathering.wsgi:application",
     ]  # fmt: skip
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gathering.settings")
-    os.execv(granian, args)  # noqa: S606  (a fixed argument list, no shell)
+    # Each child leads its own process group: stopping a group also stops granian's workers,
+    # even when a signal reaches granian before it has finished starting them.
+    children = [
+        subprocess.Popen(server_args, start_new_session=True),  # noqa: S603  (no shell)
+        subprocess.Popen([sys.executable, "-m", "gathering.cli", "worker"], start_new_session=True),
+    ]
+    print(f"Gathering is serving on http://{host}:{port}/  (Ctrl-C stops it)", flush=True)
+    stopping: list[bool] = []
+
+    def stop(*_args: object) -> None:
+        stopping.append(True)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while not stopping and all(child.poll() is None for child in children):
+        time.sleep(0.2)
+    for child in children:
+        _signal_group(child.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for child in children:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        _signal_group(child.pid, signal.SIGKILL)
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signum)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -108,6 +169,9 @@ def main(argv: list[str] | None = None) -> None:
         parser.add_argument("--no-demo", action="store_true")
         options = parser.parse_args(argv[1:])
         setup(load_demo=not options.no_demo)
+        return
+    if command == "worker":
+        worker()
         return
     if command == "check":
         ensure_secret_key()

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+# Fixtures shared by several apps' tests: ``smtp_sink`` (a local SMTP server that receives email).
+pytest_plugins = ["gathering.core.testing.smtp"]
+
 
 @pytest.fixture(autouse=True)
 def _clear_cache() -> None:

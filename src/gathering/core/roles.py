@@ -22,7 +22,9 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "auth.group": ("view",),
         "registration.category": ("add", "change", "delete", "view"),
         "registration.question": ("add", "change", "delete", "view"),
-        "registration.registration": ("change", "view"),
+        # print_badges: badges of press, guests and volunteers (a press officer role, once
+        # there is one, gets ("view", "print_badges") here too).
+        "registration.registration": ("change", "view", "print_badges"),
         "registration.delegation": ("change", "view"),
         "registration.ticket": ("view",),
         "checkin.gate": ("add", "change", "delete", "view"),

@@ -10,9 +10,12 @@ the whole address.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.auth import get_permission_codename
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
@@ -22,7 +25,10 @@ from gathering.core.admin import GatheringModelAdmin, ModelFormBase, translated_
 from gathering.core.crypto import blind_index
 from gathering.program.models import Edition
 from gathering.registration import selectors, services
+from gathering.registration.badges import BadgeLayout, badges_pdf
 from gathering.registration.models import Category, Delegation, Question, Registration, Ticket
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     StackedInlineBase = admin.StackedInline[Any, Any]
@@ -121,7 +127,7 @@ class RegistrationAdmin(EmailIndexSearchMixin, GatheringModelAdmin):
     list_select_related = ("category", "edition")
     search_fields = ("pk",)  # shows the search box; see get_search_results
     search_help_text = _("Search by the whole email address, or by registration number.")
-    actions = ("cancel_registrations", "resend_links")
+    actions = ("cancel_registrations", "resend_links", "print_badges_a6", "print_badges_labels")
     readonly_fields = (
         "edition",
         "category",
@@ -201,6 +207,76 @@ class RegistrationAdmin(EmailIndexSearchMixin, GatheringModelAdmin):
         self.message_user(
             request,
             ngettext("%(n)s link was sent.", "%(n)s links were sent.", count) % {"n": count},
+        )
+
+    def response_action(
+        self, request: HttpRequest, queryset: QuerySet[Registration], *args: Any, **kwargs: Any
+    ) -> HttpResponse | None:
+        # Django filters pk__in=<the posted ids> as they come: "abc" or a 30-digit number would
+        # be a 500. Drop them; selecting nothing valid gives Django's "Items must be selected".
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        valid = [pk for pk in selected if pk.isascii() and pk.isdigit() and len(pk) <= 18]
+        if len(valid) != len(selected):
+            post = request.POST.copy()
+            post.setlist(helpers.ACTION_CHECKBOX_NAME, valid)
+            request.POST = post  # type: ignore[assignment]
+        return super().response_action(request, queryset, *args, **kwargs)
+
+    def has_print_badges_permission(self, request: HttpRequest) -> bool:
+        """Badges carry names: printing them needs the right to see registrations as well."""
+        codename = get_permission_codename("print_badges", self.opts)
+        return self.has_view_permission(request) and request.user.has_perm(
+            f"{self.opts.app_label}.{codename}"
+        )
+
+    @admin.action(description=_("Print badges (A6)"), permissions=["print_badges"])
+    def print_badges_a6(
+        self, request: HttpRequest, queryset: QuerySet[Registration]
+    ) -> HttpResponse | None:
+        return self._print_badges(request, queryset, layout="a6")
+
+    @admin.action(description=_("Print badges (label sheet)"), permissions=["print_badges"])
+    def print_badges_labels(
+        self, request: HttpRequest, queryset: QuerySet[Registration]
+    ) -> HttpResponse | None:
+        return self._print_badges(request, queryset, layout="labels")
+
+    def _print_badges(
+        self, request: HttpRequest, queryset: QuerySet[Registration], *, layout: BadgeLayout
+    ) -> HttpResponse | None:
+        """The badges of the selected people who get one, as a PDF download; the others are
+        skipped with a message (shown on the next page of the back office)."""
+        selected = queryset.count()
+        printable = list(selectors.list_badge_registrations(registrations=queryset))
+        skipped = selected - len(printable)
+        if skipped:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(n)s selected registration has no badge: badges are printed for confirmed "
+                    "press, guests and volunteers only.",
+                    "%(n)s selected registrations have no badge: badges are printed for "
+                    "confirmed press, guests and volunteers only.",
+                    skipped,
+                )
+                % {"n": skipped},
+                messages.WARNING,
+            )
+        if not printable:
+            return None  # back to the list, with the message
+        pdf = badges_pdf(registrations=printable, layout=layout)
+        logger.info(
+            "badges printed: %s badge(s), layout %s, by user_id=%s",
+            len(printable),
+            layout,
+            request.user.pk,
+        )
+        years = sorted({registration.edition.year for registration in printable})
+        filename = f"badges-{'-'.join(map(str, years))}-{layout}.pdf"
+        return HttpResponse(
+            pdf,
+            content_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
 
 

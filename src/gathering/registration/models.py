@@ -355,6 +355,8 @@ class Registration(models.Model):
         ordering = ["edition", "category", "created_at", "pk"]
         verbose_name = _("registration")
         verbose_name_plural = _("registrations")
+        # "<action>_<model>", as Django names its own (core/roles.py grants it as "print_badges").
+        permissions = [("print_badges_registration", _("Can print badges"))]
         constraints = [
             models.UniqueConstraint(
                 fields=["edition", "email_index"],

@@ -164,3 +164,26 @@ def list_revoked_ticket_ids(*, edition: Edition) -> list[bytes]:
         .order_by("ticket_id")
         .values_list("ticket_id", flat=True)
     ]
+
+
+# Categories whose people get a printed badge (everyone else shows their ticket at the gate).
+BADGE_KINDS = (Category.Kind.PRESS, Category.Kind.GUEST, Category.Kind.VOLUNTEER)
+
+
+def list_badge_registrations(*, registrations: QuerySet[Registration]) -> QuerySet[Registration]:
+    """Of ``registrations``, those that get a badge: confirmed, in a press, guest or volunteer
+    category, with a ticket that is not revoked. Two queries: the registrations with their
+    edition, category and ticket, then the categories' questions (for the affiliation).
+
+    Ordered by category; the caller orders by name if it wants to (names are encrypted)."""
+    return (
+        registrations.filter(
+            status=Registration.Status.CONFIRMED,
+            category__kind__in=BADGE_KINDS,
+            ticket__isnull=False,
+            ticket__revoked_at__isnull=True,
+        )
+        .select_related("edition", "category", "ticket")
+        .prefetch_related("category__questions")
+        .order_by("edition__year", "category__position", "category__slug", "pk")
+    )

@@ -25,7 +25,9 @@ api.add_router("", program_router)
 api.add_router("/checkin/", checkin_router)
 
 
-def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+def _too_big(
+    request: HttpRequest, exc: RequestDataTooBig | type[RequestDataTooBig]
+) -> HttpResponse:
     # Django refuses to read a body over DATA_UPLOAD_MAX_MEMORY_SIZE; say so in JSON.
     return api.create_response(request, {"detail": "The request body is too large."}, status=413)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -12,6 +13,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from gathering.core.translated import TranslatedField
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 def language_choices() -> list[tuple[str, str]]:
@@ -248,7 +252,7 @@ class Session(models.Model):
         return str(self.title)
 
     def clean(self) -> None:
-        errors: dict[str, str] = {}
+        errors: dict[str, StrOrPromise] = {}
         if self.start and self.end and self.end <= self.start:
             errors["end"] = _("A session must end after it starts.")
         if (

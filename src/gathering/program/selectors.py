@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
@@ -47,7 +48,7 @@ def get_current_edition() -> Edition | None:
     return Edition.objects.order_by("-year").first()
 
 
-def _public_speaker_links() -> Prefetch[SessionSpeaker]:
+def _public_speaker_links() -> Any:  # django-stubs types Prefetch by lookup string
     return Prefetch(
         "speaker_links",
         queryset=SessionSpeaker.objects.filter(speaker__is_public=True)

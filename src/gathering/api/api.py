@@ -5,6 +5,7 @@ check-in endpoints (/api/checkin/) need a gate device token or a gate staff sess
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Swagger
+from ninja.errors import ValidationError
 
 from gathering.api.program import router as program_router
 from gathering.checkin.api import router as checkin_router
@@ -33,3 +34,24 @@ def _too_big(
 
 
 api.add_exception_handler(RequestDataTooBig, _too_big)
+
+
+def _invalid(request: HttpRequest, exc: ValidationError | type[ValidationError]) -> HttpResponse:
+    """Malformed query or path parameters (a page size of -1, a date of 2026-13-45) are the
+    client's mistake in the address: 400, as on the HTML pages. A body of the wrong shape stays
+    422, the usual answer for a JSON document that does not fit its schema."""
+    errors = list(getattr(exc, "errors", []))
+    in_address = bool(errors) and all(
+        isinstance(error, dict) and (error.get("loc") or ["body"])[0] in {"query", "path"}
+        for error in errors
+    )
+    fields = ", ".join(
+        str(error["loc"][-1]) for error in errors if isinstance(error, dict) and error.get("loc")
+    )
+    detail = f"Invalid parameter: {fields}." if in_address else "The request body is not valid."
+    return api.create_response(
+        request, {"detail": detail, "errors": errors}, status=400 if in_address else 422
+    )
+
+
+api.add_exception_handler(ValidationError, _invalid)

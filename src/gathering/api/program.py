@@ -2,7 +2,7 @@
 
 Texts come in the language of ``?lang=`` (en, fa, fr; default: the edition's default language).
 Errors are JSON ``{"detail": ...}``: 404 for an unknown year or speaker, 400 for a filter or
-language that cannot be used, 422 for a parameter of the wrong type or out of range.
+language that cannot be used or a parameter of the wrong type or out of range.
 """
 
 # No ``from __future__ import annotations``: ninja reads the parameter annotations at runtime.

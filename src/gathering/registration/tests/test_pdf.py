@@ -228,7 +228,7 @@ def test_persian_ticket_has_persian_text_digits_and_a_solar_hijri_date(signing_k
     assert "ژوئیه" in text
     # Dates and times use Persian digits: no Latin digit is left but the ticket reference's.
     # pypdf returns a run of Persian digits in visual order (reversed) when the whole line runs
-    # right to left, as it does once the labels are translated; the page itself shows ۰۸:۰۰.
+    # right to left, as it does once the labels are translated; the page itself shows 08:00 in Persian digits.
     for time in ("۰۸:۰۰", "۲۲:۰۰"):
         assert time in text or time[::-1] in text
     assert {"۱", "۴", "۰", "۵", "۲", "۶"} <= set(text)

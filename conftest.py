@@ -14,3 +14,13 @@ def _clear_cache() -> None:
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _default_language() -> None:
+    # A request or test that activated Persian must not leave it active for the next test in
+    # the same worker: lazy texts (verdict reasons, form errors) render in the active language.
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)

@@ -77,7 +77,7 @@ def worker(*, once: bool = False) -> None:
     ensure_secret_key()
     _django_setup()
     from django.core.management import call_command
-    from django.db import close_old_connections
+    from django.db import close_old_connections, connection
 
     logger = logging.getLogger("gathering.worker")
     due = dict.fromkeys((name for name, _interval in PERIODIC_JOBS), 0.0)
@@ -85,7 +85,9 @@ def worker(*, once: bool = False) -> None:
         for name, interval in PERIODIC_JOBS:
             if time.monotonic() < due[name]:
                 continue
-            close_old_connections()
+            if not connection.in_atomic_block:
+                # A long-lived process must drop a connection the database has closed.
+                close_old_connections()
             try:
                 call_command(name, verbosity=0)
             except Exception:

@@ -228,7 +228,8 @@ def test_register_confirm_by_email_scan_then_offline_and_sync(
 
     # Back online: the queue is sent and the server records what the phone decided.
     gate_phone.set_offline(False)
-    scanner.wait_for_selector('#queue-status[data-count="0"]', state="attached")
+    # The scanner retries every 15 s if the first send fails: allow for one retry or two.
+    scanner.wait_for_selector('#queue-status[data-count="0"]', state="attached", timeout=60_000)
     shot("gate-4-synced")
 
     first_scans = Scan.objects.filter(ticket_id=first_ticket).order_by("server_time", "pk")

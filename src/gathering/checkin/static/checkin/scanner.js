@@ -454,8 +454,11 @@ cameraButton.addEventListener("click", async () => {
 
 window.addEventListener("online", () => {
   showNetwork();
-  refreshBundle();
-  serial(sync);
+  // One request at a time: the queue first (it is what staff wait for), then the bundle.
+  serial(async () => {
+    await sync();
+    await refreshBundle();
+  });
 });
 window.addEventListener("offline", showNetwork);
 

@@ -81,8 +81,11 @@ check: install lint
 	$(BIN)/gathering check
 	$(BIN)/gathering makemigrations --check --dry-run
 
+# Every script under bench/ (the helpers start with an underscore), one after the other.
 bench: install
-	$(BIN)/python bench/program.py
+	@for script in bench/[a-z]*.py; do \
+	  echo "== $$script"; $(BIN)/python $$script || exit 1; \
+	done
 
 messages: install
 	cd src/gathering && ../../$(BIN)/gathering makemessages -l fa -l fr --no-obsolete --ignore "*/tests/*"

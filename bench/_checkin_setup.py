@@ -18,7 +18,7 @@ import django
 
 django.setup()
 
-from django.db import transaction  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
 from django.utils.timezone import now  # noqa: E402
 
 from gathering.checkin import services  # noqa: E402
@@ -99,6 +99,10 @@ def main() -> None:
             )
             for ticket_id in ids
         )
+    # Fresh statistics, as a database that has been in use has (PostgreSQL's autovacuum would
+    # take a minute to notice 40,000 new tickets, and planned the look-ups badly meanwhile).
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
     with open(output, "w") as handle:
         json.dump({"year": edition.year, "gate": gate.slug, "token": token, "codes": codes}, handle)
 

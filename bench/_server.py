@@ -45,6 +45,30 @@ class Server:
                     sizes.append(int(match.group(1)) / 1024)
         return sizes
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the server process and its workers."""
+        return sum(_cpu_seconds(pid) for pid in [self.process.pid, *_children(self.process.pid)])
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # utime and stime are fields 14 and 15 of stat(5), counted after "pid (comm)".
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def processes_cpu_seconds(name: str) -> float:
+    """CPU time used so far by every process called ``name`` (e.g. "postgres")."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() == name:
+                    total += _cpu_seconds(int(entry.name))
+    return total
+
 
 def _children(pid: int) -> list[int]:
     found = []

@@ -1,14 +1,19 @@
 """Benchmark: online check-ins per second through the check-in API, on SQLite and PostgreSQL.
 
-Serves the demo with the production server (granian, WSGI, 2 workers) after adding a gate, a
-gate device and N tickets (``_checkin_setup.py``), then loads it with wrk from the same 2-core
-machine: each request is one check-in (``POST /api/checkin/<year>/gates/<gate>/scans`` with one
-scan, a distinct ticket and a fresh nonce, bearer-token auth, keep-alive), so every request
-verifies a signature, looks the ticket up, locks its presence row and commits a scan.
-PostgreSQL is measured when 127.0.0.1:5432 answers, in a database ``gathering_bench`` that
-this script creates and drops. Target (issue 3): >= 1,000 check-ins/s with p99 < 50 ms.
+Serves the demo with the production server (granian, WSGI, 2 workers, ``WEB_THREADS`` threads
+each: the server's default unless ``--server-threads``) after adding a gate, a gate device and N
+tickets (``_checkin_setup.py``), then loads it with wrk from the same 2-core machine: each
+request is one check-in (``POST /api/checkin/<year>/gates/<gate>/scans`` with one scan, a
+distinct ticket and a fresh nonce, bearer-token auth, keep-alive), so every request verifies a
+signature, looks the ticket up, locks its presence row and commits a scan durably. PostgreSQL
+is measured when 127.0.0.1:5432 answers, in a database ``gathering_bench`` that this script
+creates and drops. Besides rate and latency it prints the CPU time each check-in cost the
+server, PostgreSQL and wrk (what other work on the machine does not change much), and the load
+average before each run (other work on the machine shows there). Target (issue 3): >= 1,000
+check-ins/s with p99 < 50 ms.
 
     .venv/bin/python bench/checkin.py [--duration 10] [--tickets 40000] [--connections 32]
+        [--threads 2 (wrk)] [--server-threads N] [--no-postgres]
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import contextlib
 import json
 import os
 import re
+import resource
 import socket
 import subprocess
 import sys
@@ -26,10 +32,11 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _server import BIN, ROOT, production_server
+from _server import BIN, ROOT, processes_cpu_seconds, production_server
 from program import ensure_wrk
 
 TARGET_RPS = 1000
@@ -118,9 +125,10 @@ def postgres_database() -> Iterator[str]:
 
 def run_wrk(
     wrk: str, url: str, *, env: dict[str, str], duration: int, connections: int, threads: int
-) -> dict[str, float]:
+) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(LUA)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         output = subprocess.run(
             [
@@ -140,6 +148,9 @@ def run_wrk(
         ).stdout
     finally:
         Path(script.name).unlink()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wrk_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     latencies = {
         int(p): _ms(v, u)
@@ -154,13 +165,15 @@ def run_wrk(
         "valid": float(counts.group(1)) if counts else -1,
         "other": float(counts.group(2)) if counts else -1,
         "failed": float(counts.group(3)) if counts else -1,
-        "socket_errors": socket_errors.group(0) if socket_errors else "",  # type: ignore[dict-item]
+        "socket_errors": socket_errors.group(0) if socket_errors else "",
+        "requests": requests,
+        "wrk_cpu": wrk_cpu,
     }
 
 
 def measure(
     name: str, *, options: argparse.Namespace, wrk: str, env: dict[str, str] | None = None
-) -> dict[str, float]:
+) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="gathering-checkin-bench-"))
     setup_file = workdir / "setup.json"
 
@@ -199,6 +212,10 @@ def measure(
             status = json.loads(response.read())["results"][0]["status"]
         if status != "valid":
             raise SystemExit(f"[{name}] the probe check-in answered {status!r}")
+        load = os.getloadavg()[0]
+        on_postgres = "DATABASE_URL" in (env or {})
+        database = processes_cpu_seconds("postgres") if on_postgres else 0.0
+        server_cpu = server.cpu_seconds()
         figures = run_wrk(
             wrk,
             server.base_url + path,
@@ -212,11 +229,21 @@ def measure(
             connections=options.connections,
             threads=options.threads,
         )
+        server_cpu = server.cpu_seconds() - server_cpu
+        database_cpu = processes_cpu_seconds("postgres") - database if on_postgres else 0.0
+    count = max(figures["requests"], 1)
     print(
         f"[{name}] {figures['rps']:9,.0f} check-ins/s   p50 {figures['p50']:6.2f} ms   "
         f"p99 {figures['p99']:6.2f} ms   valid {figures['valid']:,.0f}   "
         f"other {figures['other']:,.0f}   non-200 {figures['failed']:,.0f}   "
         f"{figures['socket_errors']}"
+    )
+    # What each check-in cost in CPU, whatever else ran on the machine: the server's workers,
+    # PostgreSQL's processes (when it is the database) and wrk itself.
+    print(
+        f"[{name}] CPU per check-in: server {server_cpu / count * 1000:.2f} ms, "
+        f"database {database_cpu / count * 1000:.2f} ms, wrk {figures['wrk_cpu'] / count * 1000:.2f}"
+        f" ms   (load average before the run: {load:.2f} on {os.cpu_count()} CPUs)"
     )
     return figures
 
@@ -228,11 +255,17 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--workers", type=int, default=2, help="server processes")
+    parser.add_argument(
+        "--server-threads", type=int, default=None, help="threads per server process (WEB_THREADS)"
+    )
     parser.add_argument("--no-postgres", action="store_true")
     options = parser.parse_args()
     wrk = ensure_wrk()
+    if options.server_threads:
+        os.environ["WEB_THREADS"] = str(options.server_threads)
     print(
-        f"server: granian WSGI, {options.workers} workers; load: wrk -t{options.threads} "
+        f"server: granian WSGI, {options.workers} workers, "
+        f"{os.environ.get('WEB_THREADS', 'default')} threads each; load: wrk -t{options.threads} "
         f"-c{options.connections} -d{options.duration}s on the same machine, one check-in "
         "per request (bearer token, keep-alive)"
     )

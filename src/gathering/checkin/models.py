@@ -99,20 +99,28 @@ class Scan(models.Model):
     ``duplicate_of``.
     """
 
+    # Every check-in writes a row here and in each of its indexes: the table keeps only the
+    # indexes that reads use. Edition and gate are the first columns of the time indexes
+    # below; staff, duplicate_of and last_scan (TicketPresence) are only followed from the
+    # row, and a scan is never deleted (staff accounts seldom: that search may be slow).
     edition = models.ForeignKey(
-        Edition, on_delete=models.PROTECT, related_name="scans", verbose_name=_("edition")
+        Edition,
+        on_delete=models.PROTECT,
+        related_name="scans",
+        verbose_name=_("edition"),
+        db_index=False,
     )
     gate = models.ForeignKey(
-        Gate, on_delete=models.PROTECT, related_name="scans", verbose_name=_("gate")
+        Gate, on_delete=models.PROTECT, related_name="scans", verbose_name=_("gate"), db_index=False
     )
     # Empty when the code could not be read or its signature did not hold: its content is
     # then not to be trusted, not even as a ticket id.
-    ticket_id = models.CharField(_("ticket id"), max_length=16, blank=True, db_index=True)
+    ticket_id = models.CharField(_("ticket id"), max_length=16, blank=True)
     category_code = models.PositiveSmallIntegerField(_("category code"), null=True, blank=True)
     direction = models.CharField(_("direction"), max_length=5, choices=Direction.choices)
     status = models.CharField(_("result"), max_length=16, choices=ScanStatus.choices)
     reason = models.CharField(_("reason"), max_length=300, blank=True)
-    nonce = models.CharField(_("client nonce"), max_length=64, unique=True)
+    nonce = models.CharField(_("client nonce"), max_length=64)
     # SHA-256 of the scanned text: tells a genuine retry from a nonce reused for another code,
     # without keeping the code itself (a valid code is as good as the ticket).
     code_digest = models.CharField(max_length=64, editable=False)
@@ -131,6 +139,7 @@ class Scan(models.Model):
         blank=True,
         related_name="+",
         verbose_name=_("staff member"),
+        db_index=False,
     )
     scanner_id = models.CharField(_("scanner id"), max_length=64, blank=True)
     device_time = models.DateTimeField(_("scanner time"), null=True, blank=True)
@@ -147,15 +156,20 @@ class Scan(models.Model):
         blank=True,
         related_name="+",
         verbose_name=_("duplicate of"),
+        db_index=False,
     )
 
     class Meta:
         ordering = ["server_time", "pk"]
         verbose_name = _("scan")
         verbose_name_plural = _("scans")
+        # Declared here rather than with unique/db_index on the fields: those would add a
+        # second, LIKE-pattern index of each on PostgreSQL, which no query uses.
+        constraints = [models.UniqueConstraint(fields=["nonce"], name="checkin_scan_nonce")]
         indexes = [
             models.Index(fields=["edition", "server_time"], name="checkin_scan_edition_time"),
             models.Index(fields=["gate", "server_time"], name="checkin_scan_gate_time"),
+            models.Index(fields=["ticket_id"], name="checkin_scan_ticket_id"),
         ]
 
     def __str__(self) -> str:
@@ -174,13 +188,24 @@ class TicketPresence(models.Model):
     other and the first valid entry wins.
     """
 
+    # No index of their own: the unique (edition, ticket_id) index starts with the edition, and
+    # last_scan is only followed from the row (see Scan).
     edition = models.ForeignKey(
-        Edition, on_delete=models.CASCADE, related_name="+", verbose_name=_("edition")
+        Edition,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("edition"),
+        db_index=False,
     )
     ticket_id = models.CharField(_("ticket id"), max_length=16)
     inside = models.BooleanField(_("inside"), default=False)
     last_scan = models.ForeignKey(
-        Scan, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("last scan")
+        Scan,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("last scan"),
+        db_index=False,
     )
 
     class Meta:

@@ -1,11 +1,17 @@
 """Writes of gate check-in: record a scan, create gates and gate devices.
 
-Deciding a scan. The server checks the code's signature with the ticket key ring, looks the
-ticket up (it must exist and not be revoked), then locks the ticket's ``TicketPresence`` row
-(``SELECT … FOR UPDATE`` on PostgreSQL; on SQLite every transaction is IMMEDIATE, so writers
-are serialised anyway) and decides from it: the first valid entry wins, a later entry while
-the ticket is inside is a duplicate, an exit lets the ticket enter again. Scanners' clocks are
-never trusted: scans are ordered by their arrival at the server.
+Deciding a scan. The server checks the code's signature with the ticket key ring (kept per
+process, reloaded on rotation) and looks the ticket up (it must exist and not be revoked).
+Then, in a transaction, it locks the ticket's ``TicketPresence`` row (created or updated in
+place by one ``INSERT … ON CONFLICT DO UPDATE``, which holds the row lock on PostgreSQL; on
+SQLite the transaction holds the only write lock) and decides from it: the first valid entry
+wins, a later entry while the ticket is inside is a duplicate, an exit lets the ticket enter
+again. Scanners' clocks are never trusted: scans are ordered by their arrival at the server.
+
+Every scan is committed before its answer. On SQLite, the transactions of concurrent scans of
+one server process share a commit (``core/group_commit.py``): one flush to disk for several
+scans. On PostgreSQL the common case, a valid entry or exit, is one statement that does all
+of the above (``_store_valid_scan_fast``); anything else goes the general way.
 
 Retries. Every scan carries a nonce chosen by the scanner. A scan whose nonce is already stored
 is a retry: the stored result is returned and nothing is written.
@@ -21,6 +27,7 @@ import functools
 import hashlib
 import logging
 import re
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +49,7 @@ from gathering.checkin.models import (
 )
 from gathering.checkin.tokens import hash_token, new_token
 from gathering.core.dates import localize_digits
+from gathering.core.group_commit import GroupCommit
 from gathering.core.translated import Translated
 from gathering.program.models import Edition
 from gathering.registration import keys
@@ -70,26 +78,61 @@ def _digest(code: object) -> str:
 class ScanResult:
     """The decision on one scan, as stored. ``replayed`` is True when the scan was a retry
     (its nonce already stored) and nothing new was written. ``previous`` is the scan that put
-    the ticket in (or out) for a duplicate."""
+    the ticket in (or out) for a duplicate (with its gate).
 
-    scan: Scan
+    The fields are what a scanner is answered; ``scan``, the stored row, is read from the
+    database on first use (answering does not need it)."""
+
+    pk: int
+    nonce: str
+    status: ScanStatus
+    direction: str
+    ticket_id: str
+    category_code: int | None
+    gate: Gate
+    edition: Edition
+    server_time: dt.datetime
+    previous: Scan | None
     replayed: bool
 
-    @property
-    def status(self) -> ScanStatus:
-        return ScanStatus(self.scan.status)
+    @classmethod
+    def of(cls, scan: Scan, *, replayed: bool) -> ScanResult:
+        """The result of a stored ``scan`` (loaded with its gate, edition and duplicate_of)."""
+        result = cls(
+            pk=scan.pk,
+            nonce=scan.nonce,
+            status=ScanStatus(scan.status),
+            direction=scan.direction,
+            ticket_id=scan.ticket_id,
+            category_code=scan.category_code,
+            gate=scan.gate,
+            edition=scan.edition,
+            server_time=scan.server_time,
+            previous=scan.duplicate_of,
+            replayed=replayed,
+        )
+        result.__dict__["scan"] = scan
+        return result
 
     @property
     def accepted(self) -> bool:
-        return self.scan.status == ScanStatus.VALID
+        return self.status == ScanStatus.VALID
 
-    @property
-    def previous(self) -> Scan | None:
-        return self.scan.duplicate_of
+    @functools.cached_property
+    def scan(self) -> Scan:
+        return Scan.objects.select_related(
+            "gate", "edition", "duplicate_of", "duplicate_of__gate"
+        ).get(pk=self.pk)
 
     def message(self) -> str:
         """What the person at the gate reads, in the active language."""
-        return scan_message(self.scan)
+        return _message(
+            status=self.status,
+            direction=self.direction,
+            previous=self.previous,
+            edition=self.edition,
+            language=get_language() or settings.LANGUAGE_CODE,
+        )
 
 
 def _gate_name(gate: Gate) -> str:
@@ -112,43 +155,54 @@ def message_templates() -> dict[str, str]:
 @functools.lru_cache(maxsize=16)
 def _message_templates(language: str) -> dict[str, str]:
     # Per language and process: translations do not change while the server runs.
-    del language  # the cache key; gettext reads the active language itself
-    templates = {
-        "valid_entry": _("Valid ticket: welcome."),
-        "valid_exit": _("Exit recorded."),
-        # Translators: e.g. "Already entered at Gate B at 10:42."
-        "already_inside_at": _("Already entered at %(gate)s at %(time)s."),
-        # Translators: e.g. "Already left at Gate B at 16:05."
-        "already_left_at": _("Already left at %(gate)s at %(time)s."),
-        "already_inside": _("Already entered."),
-        "already_left": _("Already left."),
-        "not_inside": _("No entry was recorded for this ticket, so it cannot exit."),
-        "unknown_ticket": _(
-            "Signed correctly, but no such ticket was issued: it was deleted or is not ours."
-        ),
-    }
-    for status in VerdictStatus:
-        if status is not VerdictStatus.VALID:
-            templates[status.value] = str(REASONS[status])
+    with translation.override(language):
+        templates = {
+            "valid_entry": _("Valid ticket: welcome."),
+            "valid_exit": _("Exit recorded."),
+            # Translators: e.g. "Already entered at Gate B at 10:42."
+            "already_inside_at": _("Already entered at %(gate)s at %(time)s."),
+            # Translators: e.g. "Already left at Gate B at 16:05."
+            "already_left_at": _("Already left at %(gate)s at %(time)s."),
+            "already_inside": _("Already entered."),
+            "already_left": _("Already left."),
+            "not_inside": _("No entry was recorded for this ticket, so it cannot exit."),
+            "unknown_ticket": _(
+                "Signed correctly, but no such ticket was issued: it was deleted or is not ours."
+            ),
+        }
+        for status in VerdictStatus:
+            if status is not VerdictStatus.VALID:
+                templates[status.value] = str(REASONS[status])
     return templates
 
 
 def scan_message(scan: Scan) -> str:
     """The reason for ``scan``'s result in the active language (``scan.gate``, its edition and
     ``scan.duplicate_of.gate`` are read: load them with ``select_related``)."""
-    templates = _message_templates(get_language() or settings.LANGUAGE_CODE)
-    status = scan.status
-    previous = scan.duplicate_of
+    return _message(
+        status=scan.status,
+        direction=scan.direction,
+        previous=scan.duplicate_of,
+        edition=scan.edition,
+        language=get_language() or settings.LANGUAGE_CODE,
+    )
+
+
+def _message(
+    *, status: str, direction: str, previous: Scan | None, edition: Edition, language: str
+) -> str:
+    templates = _message_templates(language)
     if status == ScanStatus.VALID:
-        return templates["valid_exit" if scan.direction == Direction.EXIT else "valid_entry"]
+        return templates["valid_exit" if direction == Direction.EXIT else "valid_entry"]
     if status in {ScanStatus.ALREADY_INSIDE, ScanStatus.ALREADY_LEFT}:
         key = "already_inside" if status == ScanStatus.ALREADY_INSIDE else "already_left"
         if previous is None:
             return templates[key]
-        values = {
-            "gate": _gate_name(previous.gate),
-            "time": local_time(previous.server_time, scan.edition),
-        }
+        with translation.override(language):  # the gate's name and the digits
+            values = {
+                "gate": _gate_name(previous.gate),
+                "time": local_time(previous.server_time, edition),
+            }
         return templates[key + "_at"] % values
     return templates[status]
 
@@ -215,50 +269,205 @@ def _verify(code: str, *, edition: Edition, at: dt.datetime) -> _Decision:
     return _Decision(status=status, ticket_id=ticket_id, category_code=category)
 
 
-@dataclass
-class _Presence:
+@dataclass(frozen=True)
+class _ScanWrite:
+    """What storing a scan needs, all decided before its transaction."""
+
+    edition: Edition
+    gate: Gate
+    decision: _Decision
+    direction: str
+    nonce: str
+    digest: str
+    device: GateDevice | None
+    scanned_by_id: int | None
+    device_id: str
+    device_time: dt.datetime | None
+    offline: bool
+    moment: dt.datetime
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """What the transaction wrote: the scan's id, its final status and the scan it repeats."""
+
     pk: int
-    inside: bool
-    last_scan_id: int | None
+    status: ScanStatus
+    reason: str
+    previous: Scan | None
 
 
-def _lock_presence(*, edition: Edition, ticket_id: str) -> _Presence:
-    """The ticket's presence row, created if missing, locked until the transaction ends.
+class _NonceTakenError(Exception):
+    """Rolls back the transaction of a scan whose nonce turned out to be stored already."""
 
-    Must be called inside ``transaction.atomic``. Plain SQL (this is every check-in's path);
-    ``INSERT … ON CONFLICT DO NOTHING`` works on SQLite and PostgreSQL alike: concurrent first
-    scans all get past it, and the row lock (``FOR UPDATE``) then orders them."""
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+
+# Group commit (SQLite): concurrent check-ins of this process share one durable commit.
+_WRITES = GroupCommit()
+
+
+def _store_scan(write: _ScanWrite) -> _Stored | None:
+    """Decide ``write``'s final status and store the scan; None when its nonce is already stored
+    (a retry: nothing is written then). Runs inside a transaction, possibly in another request's
+    thread (``GroupCommit``): it reads nothing but its argument and the connection.
+
+    Deciding: the ticket's ``TicketPresence`` row is created or updated in place by one
+    ``INSERT … ON CONFLICT DO UPDATE``, which locks it until the commit (on PostgreSQL a
+    concurrent scan of the ticket waits there and then sees this one's result; on SQLite the
+    transaction holds the only write lock). The first valid entry wins; a later entry while
+    the ticket is inside is a duplicate; an exit lets it enter again."""
+    status = write.decision.status
+    edition_id = write.edition.pk
+    ticket_id = write.decision.ticket_id
+    previous: Scan | None = None
+    presence_pk: int | None = None
+    ops = connection.ops
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {_PRESENCE_TABLE} (edition_id, ticket_id, inside, last_scan_id) "  # noqa: S608
-            "VALUES (%s, %s, %s, NULL) ON CONFLICT (edition_id, ticket_id) DO NOTHING",
-            [edition.pk, ticket_id, False],
-        )
-        cursor.execute(
-            f"SELECT id, inside, last_scan_id FROM {_PRESENCE_TABLE} "  # noqa: S608
-            f"WHERE edition_id = %s AND ticket_id = %s{lock}",
-            [edition.pk, ticket_id],
-        )
-        pk, inside, last_scan_id = cursor.fetchone()
-    return _Presence(pk=pk, inside=bool(inside), last_scan_id=last_scan_id)
-
-
-def _set_presence(presence: _Presence, *, inside: bool, scan: Scan) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {_PRESENCE_TABLE} SET inside = %s, last_scan_id = %s WHERE id = %s",  # noqa: S608
-            [inside, scan.pk, presence.pk],
-        )
-
-
-def _stored_scan(nonce: str, *, known: bool = False) -> Scan | None:
-    # Most nonces are new: ask the unique index first, load the stored scan only for a retry.
-    if not known:
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT 1 FROM {_SCAN_TABLE} WHERE nonce = %s", [nonce])  # noqa: S608
-            if cursor.fetchone() is None:
+        if status == ScanStatus.VALID:
+            # Unless the nonce is stored already (a retry: then nothing is written).
+            cursor.execute(
+                f"INSERT INTO {_PRESENCE_TABLE} AS p (edition_id, ticket_id, inside, last_scan_id) "  # noqa: S608
+                f"SELECT %s, %s, %s, NULL WHERE NOT EXISTS (SELECT 1 FROM {_SCAN_TABLE} "
+                "WHERE nonce = %s) ON CONFLICT (edition_id, ticket_id) "
+                "DO UPDATE SET inside = p.inside RETURNING id, inside, last_scan_id",
+                [edition_id, ticket_id, False, write.nonce],
+            )
+            locked = cursor.fetchone()
+            if locked is None:
                 return None
+            presence_pk, inside, last_scan_id = locked
+            entry = write.direction == Direction.ENTRY
+            if bool(inside) == entry:  # already in (or already out): a duplicate
+                if last_scan_id is not None:
+                    previous = Scan.objects.select_related("gate").get(pk=last_scan_id)
+                if entry:
+                    status = ScanStatus.ALREADY_INSIDE
+                else:
+                    status = ScanStatus.ALREADY_LEFT if previous else ScanStatus.NOT_INSIDE
+        reason = _message(
+            status=status,
+            direction=write.direction,
+            previous=previous,
+            edition=write.edition,
+            language="en",
+        )[:300]
+        # nonce: scanners retry on timeout; a retry must be a no-op (the unique nonce says so,
+        # also when the retry races its original).
+        cursor.execute(
+            f"INSERT INTO {_SCAN_TABLE} (edition_id, gate_id, ticket_id, category_code, "  # noqa: S608
+            "direction, status, reason, nonce, code_digest, device_id, scanned_by_id, "
+            "scanner_id, device_time, offline, server_time, duplicate_of_id) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (nonce) DO NOTHING RETURNING id",
+            [
+                edition_id,
+                write.gate.pk,
+                ticket_id,
+                write.decision.category_code,
+                write.direction,
+                str(status),
+                reason,
+                write.nonce,
+                write.digest,
+                write.device.pk if write.device is not None else None,
+                write.scanned_by_id,
+                write.device_id,
+                ops.adapt_datetimefield_value(write.device_time),
+                write.offline,
+                ops.adapt_datetimefield_value(write.moment),
+                previous.pk if previous is not None else None,
+            ],
+        )
+        row = cursor.fetchone()
+        if row is None:
+            if presence_pk is not None:
+                # A retry racing its original (PostgreSQL): undo the presence row we touched.
+                raise _NonceTakenError
+            return None
+        if presence_pk is not None and status == ScanStatus.VALID:
+            cursor.execute(
+                f"UPDATE {_PRESENCE_TABLE} SET inside = %s, last_scan_id = %s WHERE id = %s",  # noqa: S608
+                [write.direction == Direction.ENTRY, row[0], presence_pk],
+            )
+    return _Stored(pk=row[0], status=status, reason=reason, previous=previous)
+
+
+# PostgreSQL, the common case: a valid entry (or exit) of a ticket that is not inside (or is).
+# One statement, its own transaction, instead of a look-up and a transaction of five round
+# trips: it claims a scan id only if the ticket exists unrevoked and the nonce is new, flips
+# the presence row only if the ticket is out (in), and stores the scan pointing at it. Any
+# other case leaves no row (and no trace: a nonce stored meanwhile fails the scan's unique
+# index, and the whole statement with it), and the general path decides.
+_CLAIM = (
+    "WITH claim AS ("  # noqa: S608
+    f"SELECT nextval(pg_get_serial_sequence('{_SCAN_TABLE}', 'id')) AS id FROM {_TICKET_TABLE} "
+    "WHERE ticket_id = %s::varchar AND edition_id = %s::bigint AND revoked_at IS NULL "
+    f"AND NOT EXISTS (SELECT 1 FROM {_SCAN_TABLE} WHERE nonce = %s::varchar))"
+)
+_MOVE_IN = (
+    f", moved AS (INSERT INTO {_PRESENCE_TABLE} AS p (edition_id, ticket_id, inside, "  # noqa: S608
+    "last_scan_id) SELECT %s::bigint, %s::varchar, TRUE, id FROM claim "
+    "ON CONFLICT (edition_id, ticket_id) DO UPDATE SET inside = TRUE, "
+    "last_scan_id = EXCLUDED.last_scan_id WHERE NOT p.inside RETURNING p.last_scan_id)"
+)
+_MOVE_OUT = (
+    f", moved AS (UPDATE {_PRESENCE_TABLE} AS p SET inside = FALSE, last_scan_id = claim.id "  # noqa: S608
+    "FROM claim WHERE p.edition_id = %s::bigint AND p.ticket_id = %s::varchar AND p.inside "
+    "RETURNING p.last_scan_id)"
+)
+_STORE = (
+    f" INSERT INTO {_SCAN_TABLE} (id, edition_id, gate_id, ticket_id, category_code, "  # noqa: S608
+    "direction, status, reason, nonce, code_digest, device_id, scanned_by_id, scanner_id, "
+    "device_time, offline, server_time, duplicate_of_id) SELECT last_scan_id, %s::bigint, "
+    "%s::bigint, %s::varchar, %s::smallint, %s::varchar, %s::varchar, %s::varchar, %s::varchar, "
+    "%s::varchar, %s::bigint, %s::integer, %s::varchar, %s::timestamptz, %s::boolean, "
+    "%s::timestamptz, NULL FROM moved RETURNING id"
+)
+_FAST_ENTRY_SQL = _CLAIM + _MOVE_IN + _STORE
+_FAST_EXIT_SQL = _CLAIM + _MOVE_OUT + _STORE
+
+
+def _store_valid_scan_fast(write: _ScanWrite, *, reason: str) -> int | None:
+    """Store ``write`` as a valid scan in one statement (PostgreSQL); its id, or None when it
+    is not that simple (unknown or revoked ticket, already in or out, nonce stored)."""
+    entry = write.direction == Direction.ENTRY
+    ticket_id, edition_id = write.decision.ticket_id, write.edition.pk
+    params: list[Any] = [
+        ticket_id,
+        edition_id,
+        write.nonce,
+        edition_id,
+        ticket_id,
+        edition_id,
+        write.gate.pk,
+        ticket_id,
+        write.decision.category_code,
+        write.direction,
+        str(ScanStatus.VALID),
+        reason,
+        write.nonce,
+        write.digest,
+        write.device.pk if write.device is not None else None,
+        write.scanned_by_id,
+        write.device_id,
+        write.device_time,
+        write.offline,
+        write.moment,
+    ]
+    sql = _FAST_ENTRY_SQL if entry else _FAST_EXIT_SQL
+    try:
+        # Inside a caller's transaction (tests), a savepoint keeps a failure from spoiling it.
+        with (
+            transaction.atomic() if connection.in_atomic_block else nullcontext(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+    except IntegrityError:
+        return None
+    return row[0] if row is not None else None
+
+
+def _stored_scan(nonce: str) -> Scan | None:
     return (
         Scan.objects.select_related("gate", "edition", "duplicate_of", "duplicate_of__gate")
         .filter(nonce=nonce)
@@ -273,12 +482,7 @@ def _replay(scan: Scan, *, digest: str, gate: Gate, direction: str) -> ScanResul
             "checkin scan rejected status=nonce_reused gate_id=%s scan_id=%s", gate.pk, scan.pk
         )
         raise NonceReusedError
-    return ScanResult(scan=scan, replayed=True)
-
-
-def _english_reason(scan: Scan) -> str:
-    with translation.override("en"):
-        return scan_message(scan)[:300]
+    return ScanResult.of(scan, replayed=True)
 
 
 def record_scan(
@@ -294,7 +498,7 @@ def record_scan(
     offline: bool = False,
     at: dt.datetime | None = None,
 ) -> ScanResult:
-    """Decide on a scanned ``code`` at ``gate`` and store the scan.
+    """Decide on a scanned ``code`` at ``gate`` and store the scan; return once it is committed.
 
     ``code`` may be anything a scanner read (garbage, truncated, forged, another year's): the
     result says why it is refused; nothing here raises because of it. A retry (same ``nonce``,
@@ -313,78 +517,90 @@ def record_scan(
     if device_time is not None and (device_time.tzinfo is None or device_time.utcoffset() is None):
         device_time = device_time.replace(tzinfo=dt.UTC)
     digest = _digest(code)
-    stored = _stored_scan(nonce)
-    if stored is not None:
-        return _replay(stored, digest=digest, gate=gate, direction=direction)
-
     edition = gate.edition
     moment = at or now()
-    decision = _verify(code if isinstance(code, str) else "", edition=edition, at=moment)
-    scan = Scan(
-        edition=edition,
-        gate=gate,
+    text = code if isinstance(code, str) else ""
+
+    def write_of(decision: _Decision) -> _ScanWrite:
+        return _ScanWrite(
+            edition=edition,
+            gate=gate,
+            decision=decision,
+            direction=direction,
+            nonce=nonce,
+            digest=digest,
+            device=device,
+            scanned_by_id=getattr(scanned_by, "pk", None),
+            device_id=device_id,
+            device_time=device_time,
+            offline=offline,
+            moment=moment,
+        )
+
+    stored: _Stored | None = None
+    if connection.vendor == "postgresql":
+        # Valid offline, if the ticket is not revoked: the one-statement path checks that.
+        verdict = verify_ticket(
+            text, public_keys=keys.public_keys(), edition_year=edition.year, now=moment, revoked=()
+        )
+        if verdict.status is VerdictStatus.VALID and verdict.ticket_id is not None:
+            decision = _Decision(
+                status=ScanStatus.VALID,
+                ticket_id=verdict.ticket_id.hex(),
+                category_code=int(verdict.category) if verdict.category is not None else None,
+            )
+            reason = _message(
+                status=ScanStatus.VALID,
+                direction=direction,
+                previous=None,
+                edition=edition,
+                language="en",
+            )
+            pk = _store_valid_scan_fast(write_of(decision), reason=reason)
+            if pk is not None:
+                stored = _Stored(pk=pk, status=ScanStatus.VALID, reason=reason, previous=None)
+    if stored is None:
+        # Signature, key ring and the ticket's revocation: checked before the transaction,
+        # which then holds its lock (and, on SQLite, the whole database's) for the writes only.
+        decision = _verify(text, edition=edition, at=moment)
+        try:
+            stored = _WRITES.run(functools.partial(_store_scan, write_of(decision)))
+        except _NonceTakenError:
+            stored = None
+        if stored is None:
+            # The nonce was stored before (or by a racing twin of this request): a retry.
+            existing = _stored_scan(nonce)
+            if existing is None:  # the unique index just said it is there
+                raise RuntimeError(f"scan with nonce {nonce!r} vanished")
+            return _replay(existing, digest=digest, gate=gate, direction=direction)
+
+    result = ScanResult(
+        pk=stored.pk,
+        nonce=nonce,
+        status=stored.status,
+        direction=direction,
         ticket_id=decision.ticket_id,
         category_code=decision.category_code,
-        direction=direction,
-        status=decision.status,
-        nonce=nonce,
-        code_digest=digest,
-        device=device,
-        scanned_by=scanned_by if getattr(scanned_by, "pk", None) else None,
-        scanner_id=device_id,
-        device_time=device_time,
-        offline=offline,
+        gate=gate,
+        edition=edition,
         server_time=moment,
+        previous=stored.previous,
+        replayed=False,
     )
-    try:
-        with transaction.atomic():
-            presence = None
-            if decision.status == ScanStatus.VALID:
-                presence = _lock_presence(edition=edition, ticket_id=decision.ticket_id)
-                _decide(scan, presence=presence)
-            scan.reason = _english_reason(scan)
-            scan.save(force_insert=True)
-            if presence is not None and scan.status == ScanStatus.VALID:
-                _set_presence(presence, inside=scan.direction == Direction.ENTRY, scan=scan)
-    except IntegrityError:
-        # The same nonce arrived twice at once (a retry racing its original): the other one
-        # was stored, this one is its replay.
-        stored = _stored_scan(nonce, known=True)
-        if stored is None:
-            raise
-        return _replay(stored, digest=digest, gate=gate, direction=direction)
-
-    if scan.status != ScanStatus.VALID:
+    if result.status != ScanStatus.VALID:
         logger.warning(
             "checkin scan rejected status=%s ticket_id=%s gate_id=%s scan_id=%s device=%s "
             "reason=%r",
-            scan.status,
-            scan.ticket_id or "-",
+            result.status,
+            result.ticket_id or "-",
             gate.pk,
-            scan.pk,
+            result.pk,
             device.pk if device else (device_id or "-"),
-            scan.reason,
+            stored.reason,
         )
     else:
-        logger.debug("checkin scan valid ticket_id=%s gate_id=%s", scan.ticket_id, gate.pk)
-    return ScanResult(scan=scan, replayed=False)
-
-
-def _decide(scan: Scan, *, presence: _Presence) -> None:
-    """Set ``scan``'s status from the ticket's presence (held locked by the caller)."""
-    duplicate = presence.inside if scan.direction == Direction.ENTRY else not presence.inside
-    if not duplicate:
-        return
-    last = (
-        Scan.objects.select_related("gate").get(pk=presence.last_scan_id)
-        if presence.last_scan_id is not None
-        else None
-    )
-    scan.duplicate_of = last
-    if scan.direction == Direction.ENTRY:
-        scan.status = ScanStatus.ALREADY_INSIDE
-    else:
-        scan.status = ScanStatus.ALREADY_LEFT if last is not None else ScanStatus.NOT_INSIDE
+        logger.debug("checkin scan valid ticket_id=%s gate_id=%s", result.ticket_id, gate.pk)
+    return result
 
 
 # --- gates and devices -----------------------------------------------------------------------

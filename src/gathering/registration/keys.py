@@ -17,6 +17,7 @@ half-written key and two processes creating the same key id cannot overwrite eac
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import stat
@@ -92,6 +93,11 @@ class TicketKeyring:
 
     def public_keys(self) -> dict[int, bytes]:
         """Raw 32-byte public keys of the keys that still verify, by key id."""
+        return dict(self._public_keys)
+
+    @functools.cached_property
+    def _public_keys(self) -> dict[int, bytes]:
+        # Derived once per keyring: every check-in asks for them.
         return {key_id: key.public_bytes for key_id, key in sorted(self.active.items())}
 
 
@@ -102,7 +108,12 @@ _lock = threading.Lock()
 def default_directory() -> Path:
     from django.conf import settings
 
-    return Path(settings.DATA_DIR) / "keys" / "tickets"
+    return _directory_in(settings.DATA_DIR)
+
+
+@functools.lru_cache(maxsize=4)
+def _directory_in(data_dir: str | Path) -> Path:
+    return Path(data_dir) / "keys" / "tickets"
 
 
 def _folder(directory: Path | None) -> Path:
@@ -251,5 +262,16 @@ def retire_ticket_key(key_id: int, *, directory: Path | None = None) -> None:
 
 
 def public_keys(*, directory: Path | None = None) -> dict[int, bytes]:
-    """Raw 32-byte public keys of every key that still verifies, by key id (for gates)."""
-    return load_keyring(directory=directory).public_keys()
+    """Raw 32-byte public keys of every key that still verifies, by key id (for gates).
+
+    Kept per process and folder; one ``stat`` of the folder per call notices a rotation or a
+    retirement (both change the folder), so the next call reads the keys again."""
+    folder = Path(directory) if directory is not None else default_directory()
+    try:
+        before = os.stat(folder)
+    except FileNotFoundError:
+        return load_keyring(directory=folder).public_keys()
+    cached = _cache.get(folder)
+    if cached is not None and cached[0] == (before.st_mtime_ns, before.st_ino):
+        return cached[1].public_keys()
+    return load_keyring(directory=folder).public_keys()

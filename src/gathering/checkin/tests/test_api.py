@@ -6,10 +6,11 @@ import secrets
 
 import pytest
 from django.test import Client
+from django.utils import translation
 from django.utils.timezone import now
 
 from gathering.checkin import services
-from gathering.checkin.api import MAX_BATCH
+from gathering.checkin.api import MAX_BATCH, PreviousScanOut, ScanBatchOut, ScanOut
 from gathering.checkin.models import Scan, ScanStatus
 from gathering.checkin.tests.factories import (
     SECRET_EMAIL,
@@ -303,6 +304,30 @@ def test_a_batch_gets_one_result_per_scan_in_order(staff, gate) -> None:
     assert Scan.objects.count() == 8
 
 
+def test_every_kind_of_answer_is_what_the_openapi_document_says(staff, gate) -> None:
+    # The scans endpoint writes its JSON itself (ninja would validate its own dicts again):
+    # each answer must still have exactly the documented fields and types.
+    issued = issue_ticket(gate.edition)
+    post(staff, {"scans": [{"nonce": "taken-nonce-0001", "code": "garbage"}]})
+    body = batch(issued.code, issued.code, "garbage")
+    body["scans"].append({"nonce": "taken-nonce-0001", "code": issued.code})
+
+    answers = [post(staff, body), post(staff, body)]  # the second one replayed
+
+    for response in answers:
+        assert response.status_code == 200
+        assert response["Content-Type"] == "application/json; charset=utf-8"
+        document = response.json()
+        ScanBatchOut.model_validate(document)
+        for result in document["results"]:
+            assert set(result) == set(ScanOut.model_fields)
+            if result["previous"] is not None:
+                assert set(result["previous"]) == set(PreviousScanOut.model_fields)
+    statuses = [r["status"] for r in answers[0].json()["results"]]
+    assert statuses == ["valid", "already_inside", "malformed", "nonce_reused"]
+    assert dt.datetime.fromisoformat(answers[0].json()["results"][0]["server_time"]).tzinfo
+
+
 def test_the_same_batch_sent_again_is_replayed_and_writes_nothing(staff, gate) -> None:
     issued = issue_ticket(gate.edition)
     body = batch(issued.code, "garbage")
@@ -349,6 +374,19 @@ def test_messages_come_in_the_language_asked_for(staff, gate) -> None:
 
     message = response.json()["results"][0]["message"]
     assert "ورودی شمال" in message and "۱۰:۴۲" in message  # noqa: RUF001
+
+
+def test_without_lang_messages_follow_the_browser_language(device, gate) -> None:
+    issued = issue_ticket(gate.edition)
+    with translation.override("fr"):
+        french = services.message_templates()["valid_entry"]
+
+    response = post(device, batch(issued.code), headers={"accept-language": "fr-FR,fr;q=0.9"})
+
+    assert french != "Valid ticket: welcome."  # the catalogue has it in French
+    assert response.json()["results"][0]["message"] == french
+    assert response["Content-Language"] == "fr"
+    assert "Accept-Language" in response["Vary"]
 
 
 def test_offline_scans_are_stored_as_decided_offline(device, gate) -> None:

@@ -1,26 +1,18 @@
-"""Concurrent scans on PostgreSQL (real row locks, one connection per thread).
-
-SQLite serialises every write transaction (IMMEDIATE), so there is nothing to race there; these
-tests run in the PostgreSQL pass of the suite (``make test-postgres``).
-"""
+"""Concurrent scans, one connection per thread: on PostgreSQL real row locks (and the
+one-statement path racing the general one), on SQLite the group commit (core/group_commit.py),
+where the jobs of concurrent scans run one after the other in a shared transaction."""
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
 
-import pytest
 from django.db import connection
 
 from gathering.checkin import services
 from gathering.checkin.models import Scan, ScanStatus, TicketPresence
 from gathering.checkin.tests.factories import GateFactory, issue_ticket
 from gathering.program.tests.factories import EditionFactory
-
-pytestmark = pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="needs PostgreSQL (row locks between connections); SQLite serialises all writers",
-)
 
 
 def run_at_once(count: int, work) -> list:

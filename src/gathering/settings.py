@@ -56,6 +56,10 @@ INSTALLED_APPS = [
     "gathering.program",
     "gathering.registration",
     "gathering.checkin",
+    "gathering.voices",
+    "gathering.transparency",
+    "gathering.abuse",
+    "gathering.outbox",
     "gathering.api",
     # django-ninja: its Swagger UI assets come from our static files (not a CDN) when listed.
     "ninja",

@@ -22,10 +22,13 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("gathering.core.urls")),
     path("", include("gathering.checkin.urls")),
+    path("", include("gathering.transparency.urls")),
+    path("", include("gathering.abuse.urls")),
 ]
 urlpatterns += i18n_patterns(
     path("", include("gathering.program.urls")),
     path("", include("gathering.registration.urls")),
+    path("", include("gathering.voices.urls")),
     prefix_default_language=True,
 )
 

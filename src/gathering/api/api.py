@@ -9,6 +9,8 @@ from ninja.errors import ValidationError
 
 from gathering.api.program import router as program_router
 from gathering.checkin.api import router as checkin_router
+from gathering.transparency.api import router as transparency_router
+from gathering.voices.api import router as voices_router
 
 api = NinjaAPI(
     title="Gathering API",
@@ -24,6 +26,8 @@ api = NinjaAPI(
 )
 api.add_router("", program_router)
 api.add_router("/checkin/", checkin_router)
+api.add_router("/voices/", voices_router)
+api.add_router("/transparency/", transparency_router)
 
 
 def _too_big(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-# Fixtures shared by several apps' tests: ``smtp_sink`` (a local SMTP server that receives email).
-pytest_plugins = ["gathering.core.testing.smtp"]
+# Fixtures shared by several apps' tests: ``smtp_sink`` (a local SMTP server that receives email)
+# and ``outbox_worker`` / ``deliver_outbox()`` (the worker that sends queued email).
+pytest_plugins = ["gathering.core.testing.smtp", "gathering.core.testing.outbox"]
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@
 gathering setup     secret key, migrations, static files, demo (when empty), staff login
 gathering serve     the production server (granian, WSGI) on 127.0.0.1:8000
 gathering demo      load the Free Iran Gathering demo
+gathering worker    send queued emails and run the periodic jobs (`serve` starts it); --once
 gathering check     Django's system checks, deployment checks included
 gathering <cmd>     any Django management command (migrate, createsuperuser, …)
 """
@@ -18,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -68,34 +70,61 @@ def setup(*, load_demo: bool = True) -> None:
 
 
 # Periodic jobs the worker runs: (management command, seconds between runs).
-PERIODIC_JOBS: list[tuple[str, int]] = [("expire_registrations", 60)]
+PERIODIC_JOBS: list[tuple[str, int]] = [
+    ("expire_registrations", 60),
+    ("purge_abuse_records", 300),
+    ("integrate_logs", 1),
+]
 
 
-def worker(*, once: bool = False) -> None:
-    """Run each periodic job at its interval until stopped; a failing job is logged and retried
-    at its next turn, never stopping the others."""
+# The outbox (queued emails) is polled at every turn of the worker's loop, so an email leaves
+# within about OUTBOX_IDLE_PAUSE of being queued; a full batch is followed at once by the next.
+OUTBOX_IDLE_PAUSE = 0.2
+# After the SMTP server could not be reached: wait longer before trying it again.
+OUTBOX_SMTP_DOWN_PAUSE = 10.0
+
+
+def worker(*, once: bool = False, stop: threading.Event | None = None) -> None:
+    """Send queued emails as they come and run each periodic job at its interval, until
+    ``stop`` is set (or after one turn with ``once``). A failing job is logged and retried at
+    its next turn, never stopping the others."""
     ensure_secret_key()
     _django_setup()
     from django.core.management import call_command
     from django.db import close_old_connections, connection
 
+    from gathering.outbox.services import send_pending
+
     logger = logging.getLogger("gathering.worker")
+    stop = stop or threading.Event()
     due = dict.fromkeys((name for name, _interval in PERIODIC_JOBS), 0.0)
-    while True:
+    limit = 200
+    while not stop.is_set():
+        if not connection.in_atomic_block:
+            # A long-lived process must drop a connection the database has closed.
+            close_old_connections()
         for name, interval in PERIODIC_JOBS:
             if time.monotonic() < due[name]:
                 continue
-            if not connection.in_atomic_block:
-                # A long-lived process must drop a connection the database has closed.
-                close_old_connections()
             try:
                 call_command(name, verbosity=0)
             except Exception:
                 logger.exception("periodic job %s failed", name)
             due[name] = time.monotonic() + interval
+        pause = OUTBOX_IDLE_PAUSE
+        try:
+            report = send_pending(limit=limit)
+        except Exception:
+            logger.exception("sending queued emails failed")
+            pause = OUTBOX_SMTP_DOWN_PAUSE
+        else:
+            if report.smtp_unavailable:
+                pause = OUTBOX_SMTP_DOWN_PAUSE
+            elif report.claimed >= limit:
+                pause = 0.0  # more are waiting
         if once:
             return
-        time.sleep(1)
+        stop.wait(pause)
 
 
 def serve(*, host: str, port: int, workers: int) -> None:
@@ -175,7 +204,15 @@ def main(argv: list[str] | None = None) -> None:
         setup(load_demo=not options.no_demo)
         return
     if command == "worker":
-        worker()
+        parser = argparse.ArgumentParser(prog="gathering worker")
+        parser.add_argument("--once", action="store_true", help="one turn, then exit")
+        options = parser.parse_args(argv[1:])
+        stop = threading.Event()
+        # `gathering serve` stops the worker with SIGTERM: finish the emails being sent first
+        # (a kill mid-batch would leave them "in doubt", see gathering.outbox.services).
+        signal.signal(signal.SIGTERM, lambda *_args: stop.set())
+        signal.signal(signal.SIGINT, lambda *_args: stop.set())
+        worker(once=options.once, stop=stop)
         return
     if command == "check":
         ensure_secret_key()

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "gathering.checkin.middleware.DeviceScanMiddleware",  # gate devices' scans: the hot path
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "gathering.core.middleware.LocaleMiddleware",  # Django's, quicker on API paths
@@ -238,7 +239,44 @@ GATHERING_STAFF_ROLES = [
     ("program_editor", _("Program editor: editions, sessions, speakers")),
     ("registration_desk", _("Registration desk: registrations, delegations, tickets")),
     ("gate", _("Gate: ticket check-in, without names")),
+    ("moderator", _("Moderator: messages and flagged signatures, without emails")),
 ]
+
+# "Add your voice": signatures over these limits (count, seconds) are flagged for review, not
+# refused. Per campaign; shared by every server process (database, or Redis when configured).
+VOICES_RATE_LIMITS = {
+    "voices-address": (
+        int(os.environ.get("VOICES_LIMIT_ADDRESS", "20")),
+        int(os.environ.get("VOICES_LIMIT_WINDOW", "3600")),
+    ),
+    "voices-network": (
+        int(os.environ.get("VOICES_LIMIT_NETWORK", "200")),
+        int(os.environ.get("VOICES_LIMIT_WINDOW", "3600")),
+    ),
+    "voices-domain": (
+        int(os.environ.get("VOICES_LIMIT_DOMAIN", "300")),
+        int(os.environ.get("VOICES_LIMIT_WINDOW", "3600")),
+    ),
+}
+# Mail providers shared by millions: an hourly limit on them would flag honest signers.
+VOICES_UNLIMITED_DOMAINS = frozenset(
+    os.environ.get(
+        "VOICES_UNLIMITED_DOMAINS",
+        "gmail.com,yahoo.com,yahoo.fr,outlook.com,hotmail.com,hotmail.fr,live.com,icloud.com,"
+        "proton.me,protonmail.com,gmx.de,gmx.net,web.de,orange.fr,free.fr,laposte.net,aol.com,"
+        "mail.ru,yandex.ru,t-online.de,libero.it,btinternet.com",
+    ).split(",")
+)
+
+# Anti-abuse (the abuse app). Proxies whose X-Forwarded-For is believed (CIDRs, comma-separated;
+# empty: the connection's address is the client's). Rate limits per network count /24 (IPv4)
+# and /48 (IPv6) prefixes. ALTCHA proof of work: a client tries ALTCHA_MAX_NUMBER / 2 hashes on
+# average; a challenge is valid ALTCHA_EXPIRES seconds. Its key: ALTCHA_HMAC_KEY or a key file.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
+ABUSE_IPV4_PREFIX = int(os.environ.get("ABUSE_IPV4_PREFIX", "24"))
+ABUSE_IPV6_PREFIX = int(os.environ.get("ABUSE_IPV6_PREFIX", "48"))
+ALTCHA_MAX_NUMBER = int(os.environ.get("ALTCHA_MAX_NUMBER", "100000"))
+ALTCHA_EXPIRES = int(os.environ.get("ALTCHA_EXPIRES", "1200"))
 
 LOGGING = {
     "version": 1,

@@ -6,3 +6,6 @@ class AbuseConfig(AppConfig):
     name = "gathering.abuse"
     label = "abuse"
     verbose_name = _("Abuse protection")
+
+    def ready(self) -> None:
+        from gathering.abuse import checks  # noqa: F401  (registers the system checks)

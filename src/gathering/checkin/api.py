@@ -302,7 +302,19 @@ def record_scans(
     gate = _gate(request, year, slug)
     auth = request.auth  # type: ignore[attr-defined]
     device = auth if isinstance(auth, GateDevice) else None
-    user = None if device else auth
+    try:
+        return answer_scans(batch=batch, gate=gate, device=device, user=None if device else auth)
+    except CheckinError as error:
+        raise HttpError(422, str(error.message)) from error
+
+
+def answer_scans(
+    *, batch: ScanBatchIn, gate: Gate, device: GateDevice | None, user: Any
+) -> HttpResponse:
+    """Record ``batch`` at ``gate`` for ``device`` (or the staff ``user``) and answer it as
+    ``record_scans`` documents (``ScanBatchOut``), messages in the active language. Also the
+    hot path's (``checkin/middleware.py``). Raises CheckinError for a scan the scanner got
+    wrong (a 422)."""
     device_id = batch.device_id or (f"device-{device.pk}" if device else "")
     results = []
     for item in batch.scans:
@@ -335,8 +347,6 @@ def record_scans(
                 }
             )
             continue
-        except CheckinError as error:
-            raise HttpError(422, str(error.message)) from error
         results.append(_scan_out(result))
     # Serialised here, as ninja would (ScanBatchOut documents it; the tests check each answer
     # against it): validating our own dicts again cost as much as storing the scan.

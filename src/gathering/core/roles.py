@@ -30,6 +30,10 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "checkin.gate": ("add", "change", "delete", "view"),
         "checkin.gatedevice": ("add", "change", "view"),
         "checkin.scan": ("add", "view"),
+        "voices.campaign": ("add", "change", "delete", "view"),
+        "voices.endorsement": ("add", "change", "delete", "view"),
+        "voices.signature": ("view", "moderate"),
+        "voices.invalidation": ("add", "view"),
     },
     "program_editor": {
         "program.edition": ("view", "change"),
@@ -53,6 +57,13 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "registration.ticket": ("view",),
         "checkin.gate": ("view",),
         "checkin.scan": ("add", "view"),
+    },
+    # Moderates messages and flagged signatures; sees email domains and network hashes for
+    # bulk decisions, never an email address or a name that was not meant to be shown.
+    "moderator": {
+        "voices.campaign": ("view",),
+        "voices.signature": ("moderate",),
+        "voices.invalidation": ("add", "view"),
     },
 }
 

@@ -6,3 +6,9 @@ class RegistrationConfig(AppConfig):
     name = "gathering.registration"
     label = "registration"
     verbose_name = _("Registration")
+
+    def ready(self) -> None:
+        # The worker renders registration emails with these builders (gathering.outbox).
+        from gathering.registration import emails
+
+        emails.register_kinds()

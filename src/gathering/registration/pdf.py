@@ -49,6 +49,7 @@ from gathering.registration.ticket_codes import CategoryCode
 
 __all__ = [
     "BadgeDocument",
+    "Canvas",
     "TicketDocument",
     "clean_text",
     "render_badges_pdf",
@@ -586,6 +587,10 @@ class _Canvas:
             pdf.rect(
                 x + left * module, y + top * module, width * module, height * module, style="F"
             )
+
+
+# Other documents (voices/exports.py) lay out their pages with the same shaped, bidi text.
+Canvas = _Canvas
 
 
 def _dark_rectangles(

@@ -5,9 +5,9 @@ SMTP mailer back on (Django's test set-up puts the local-memory backend in place
 the sink; the messages that arrive are parsed for the test to read. It is not autouse: the
 registration tests turn it on for every test in their ``conftest.py``; other tests ask for it.
 
-Emails leave on transaction commit: in a test that runs in a transaction, wrap service calls in
-``django_capture_on_commit_callbacks(execute=True)``. Through ``live_server`` (with
-``transactional_db``) they leave as the request's transaction commits, from the server's thread.
+Services do not send email: they queue it in the outbox, and the worker sends it. A test lets
+the worker run before reading the sink: ``deliver_outbox()`` or the ``outbox_worker`` fixture
+(``gathering.core.testing.outbox``); ``wait_for`` waits for emails sent from another thread.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import logging
 import re
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -121,6 +122,16 @@ class SmtpSink:
 
     def to(self, address: str) -> list[ReceivedEmail]:
         return [message for message in self.messages if address in message.to]
+
+    def wait_for(self, address: str, *, count: int = 1, timeout: float = 30.0) -> ReceivedEmail:
+        """The last email to ``address`` once at least ``count`` have arrived (for emails sent
+        by a worker in another thread); AssertionError after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while len(self.to(address)) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"fewer than {count} email(s) to {address} in {timeout} s")
+            time.sleep(0.02)
+        return self.to(address)[-1]
 
     def last_to(self, address: str) -> ReceivedEmail:
         received = self.to(address)

@@ -41,7 +41,6 @@ from gathering.registration.errors import (
 )
 from gathering.registration.models import Category, Delegation, Registration, Ticket
 from gathering.registration.ticket_codes import TicketClaims, new_ticket_id, sign_ticket
-from gathering.registration.tickets import qr_png, ticket_code, ticket_pdf
 
 logger = logging.getLogger(__name__)
 
@@ -406,9 +405,8 @@ def issue_ticket(*, registration: Registration, at: dt.datetime | None = None) -
 
 
 def _send_ticket(registration: Registration, *, ticket: Ticket, token: str) -> None:
-    pdf = emails.Attachment("ticket.pdf", ticket_pdf(ticket), "application/pdf")
-    image = emails.Attachment("ticket-qr.png", qr_png(ticket_code(ticket)), "image/png")
-    emails.schedule("ticket", registration=registration, token=token, attachments=[pdf, image])
+    # The PDF and QR image are made by the worker when it sends the email, not here.
+    emails.schedule("ticket", registration=registration, token=token, ticket_id=ticket.pk)
 
 
 def _fill_free_places(category: Category, *, at: dt.datetime) -> list[Registration]:

@@ -8,6 +8,9 @@ import pytest
 from django.db import transaction
 from django.utils import translation
 
+from gathering.core.testing.outbox import deliver_outbox
+from gathering.outbox import kinds
+from gathering.outbox.models import OutboxEmail
 from gathering.registration import emails, services
 from gathering.registration.tests.factories import CategoryFactory, register_person
 
@@ -62,7 +65,7 @@ def test_hostile_name_is_escaped_in_the_html_part(committed, smtp_sink) -> None:
     assert 'Tom & "Jerry" O\'Neil' in message.text
 
 
-def test_nothing_is_sent_when_the_transaction_rolls_back(smtp_sink) -> None:
+def test_nothing_is_queued_or_sent_when_the_transaction_rolls_back(smtp_sink) -> None:
     category = CategoryFactory()
 
     class AbortError(Exception):
@@ -70,9 +73,27 @@ def test_nothing_is_sent_when_the_transaction_rolls_back(smtp_sink) -> None:
 
     with pytest.raises(AbortError), transaction.atomic():
         register_person(category, email="never@example.org")
+        assert OutboxEmail.objects.count() == 1  # queued in the registration's transaction
         raise AbortError
 
+    assert not OutboxEmail.objects.exists()
+    assert deliver_outbox().claimed == 0
     assert smtp_sink.to("never@example.org") == []
+
+
+def test_registering_queues_the_email_and_sends_nothing_itself(smtp_sink) -> None:
+    category = CategoryFactory()
+    with transaction.atomic():
+        register_person(category, email="queued@example.org", language="fa")
+    assert smtp_sink.messages == [], "no email leaves before the worker runs"
+    [row] = OutboxEmail.objects.all()
+    assert (row.kind, row.language, row.status) == ("registration.confirm", "fa", "pending")
+
+    assert deliver_outbox().sent == 1
+    message = smtp_sink.last_to("queued@example.org")
+    assert message.message["Message-ID"] == f"<{row.message_id}@localhost>"
+    row.refresh_from_db()
+    assert (row.status, row.recipient, row.context) == ("sent", None, None)
 
 
 def test_unreachable_smtp_server_is_logged_without_the_address(
@@ -86,48 +107,56 @@ def test_unreachable_smtp_server_is_logged_without_the_address(
         }
     }
     category = CategoryFactory()
-    with caplog.at_level(logging.ERROR, logger="gathering.registration.emails"), committed():
+    with caplog.at_level(logging.WARNING, logger="gathering.outbox"), committed():
         outcome = register_person(category, email="secret.person@example.org")
 
-    assert outcome.created, "the registration stands; the email can be asked for again"
-    failures = [r for r in caplog.records if r.name == "gathering.registration.emails"]
-    assert failures
-    assert f"registration_id={outcome.registration.pk}" in failures[0].getMessage()
+    assert outcome.created, "the registration stands; the email waits for another attempt"
+    [row] = OutboxEmail.objects.all()
+    assert (row.status, row.attempts, row.last_error) == ("pending", 1, "ConnectionRefusedError")
+    failures = [r for r in caplog.records if r.name == "gathering.outbox.services"]
+    assert any(f"outbox email id={row.pk}" in r.getMessage() for r in failures)
     assert all("secret.person" not in record.getMessage() for record in caplog.records)
+
+
+def test_an_erased_registration_gets_no_queued_email(smtp_sink) -> None:
+    category = CategoryFactory()
+    registration = register_person(category, email="gone@example.org").registration
+    services.erase(registration=registration)
+    report = deliver_outbox()
+    assert report.sent == 0 and report.cancelled >= 1
+    assert smtp_sink.to("gone@example.org") == []
+    rows = list(OutboxEmail.objects.all())
+    assert rows and all(
+        (row.status, row.recipient, row.context) == ("cancelled", None, None) for row in rows
+    )
 
 
 def test_every_kind_of_email_renders_in_every_language(committed) -> None:
     category = CategoryFactory()
     with committed():
-        registration = register_person(category).registration
+        register_person(category)
     for kind in emails.SUBJECTS:
+        assert f"registration.{kind}" in kinds.registered()
         for language in ("en", "fa", "fr"):
-            registration.language = language
-            outgoing = emails.OutgoingEmail(
-                kind=kind,
-                registration_id=registration.pk,
-                to="someone@example.org",
-                language=language,
-                context={
-                    "name": "N",
-                    "edition_title": dict(category.edition.title),
-                    "edition_year": category.edition.year,
-                    "edition_tz": category.edition.timezone,
-                    "category_name": dict(category.name),
-                    "offer_expires_at": category.closes_at,
-                    "delegation_deadline": category.closes_at,
-                    "delegation_city": "Berlin",
-                    "invitation_url": "https://gathering.test/invite",
-                    "status": "offered",
-                    "reason": "unconfirmed",
-                    "register_url": "https://gathering.test/register",
-                    "manage_url": "https://gathering.test/m",
-                    "confirm_url": "https://gathering.test/c",
-                    "ticket_url": "https://gathering.test/t",
-                    "accept_url": "https://gathering.test/a",
-                },
-            )
-            message = emails.render(outgoing)
+            context = {
+                "name": "N",
+                "edition_title": dict(category.edition.title),
+                "edition_year": category.edition.year,
+                "edition_tz": category.edition.timezone,
+                "category_name": dict(category.name),
+                "offer_expires_at": category.closes_at.isoformat(),
+                "delegation_deadline": category.closes_at.isoformat(),
+                "delegation_city": "Berlin",
+                "invitation_url": "https://gathering.test/invite",
+                "status": "offered",
+                "reason": "unconfirmed",
+                "register_url": "https://gathering.test/register",
+                "manage_url": "https://gathering.test/m",
+                "confirm_url": "https://gathering.test/c",
+                "ticket_url": "https://gathering.test/t",
+                "accept_url": "https://gathering.test/a",
+            }
+            message = emails.render(kind, context=context, language=language)
             assert message.subject, (kind, language)
             html = message.alternatives[0].content
             assert f'lang="{language}"' in html, (kind, language)

@@ -1,0 +1,232 @@
+"""ALTCHA proof of work, self-hosted (no third-party service), with replay protection.
+
+The protocol (ALTCHA "v1", what the official widget 2.x speaks; implemented here because it is
+a few lines, and because we need each failure told apart and strict limits on hostile input):
+
+1. ``GET /abuse/altcha/challenge`` returns a challenge (:func:`create_challenge`)::
+
+       {"algorithm": "SHA-256", "challenge": sha256_hex(salt + str(number)),
+        "maxnumber": N, "salt": "<24 hex>?expires=<unix seconds>&",
+        "signature": hmac_sha256_hex(server key, challenge)}
+
+   ``number`` is secret, drawn uniformly from 0..N. The trailing ``&`` of the salt keeps digits
+   from being moved between ``number`` and ``expires`` (``…expires=17&`` + ``5`` never reads as
+   ``…expires=175`` + ``""``). The signature makes the challenge ours; the hash binds the salt,
+   and so the expiry, to it.
+2. The widget tries 0, 1, 2, … until the hash matches, and puts in the form (field
+   :data:`FIELD`) ``base64(JSON {"algorithm", "challenge", "number", "salt", "signature"})``
+   (it may add ``"took"`` and ``"test"``; they are ignored).
+3. :func:`verify_solution` checks, in this order: present, well formed (our exact salt format),
+   signed by us, solved (the hash matches), not expired, not spent before. The last check
+   records the challenge as spent (``services.spend_challenge``) in the caller's transaction.
+
+The server's work per verify is a base64 and JSON decode, one SHA-256, one HMAC and one INSERT.
+
+The key: ``ALTCHA_HMAC_KEY`` in the environment (base64 of at least 32 bytes), else
+``<data>/keys/altcha_hmac.key`` (generated on first use, mode 0600, like ``core/crypto.py``'s
+keys). Changing it invalidates the challenges in flight (their forms get a new one) and nothing
+else. Difficulty: ``settings.ALTCHA_MAX_NUMBER``; lifetime: ``settings.ALTCHA_EXPIRES``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import datetime as dt
+import enum
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from gathering.abuse import services
+from gathering.core import crypto
+
+ALGORITHM = "SHA-256"
+# The form field that carries the solution (the widget's ``name`` attribute).
+FIELD = "altcha"
+KEY_FILE = "altcha_hmac.key"
+MIN_KEY_BYTES = 32
+# A real payload is about 330 characters; anything much longer is not one of ours.
+MAX_PAYLOAD_CHARS = 1000
+_SALT = re.compile(r"[0-9a-f]{24}\?expires=([0-9]{1,11})&")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_MAX_NUMBER_LIMIT = 10**9
+
+
+class Status(enum.StrEnum):
+    """Outcome of :func:`verify_solution` (the value is what a caller may store)."""
+
+    OK = "ok"
+    MISSING = "missing"  # no payload: no JavaScript, or a client that skipped the widget
+    MALFORMED = "malformed"  # not base64 JSON of the expected shape
+    BAD_SIGNATURE = "bad_signature"  # not a challenge of ours (or signed with another key)
+    WRONG_SOLUTION = "wrong_solution"  # our challenge, but the number does not solve it
+    EXPIRED = "expired"  # solved, but too late
+    REPLAYED = "replayed"  # solved, but that challenge was spent already
+
+
+@dataclass(frozen=True, slots=True)
+class AltchaResult:
+    status: Status
+
+    @property
+    def ok(self) -> bool:
+        return self.status is Status.OK
+
+
+_RESULTS = {status: AltchaResult(status) for status in Status}
+
+_lock = threading.Lock()
+_key: bytes | None = None
+
+
+def hmac_key() -> bytes:
+    """The server's ALTCHA key (loaded once per process; :func:`reset_key` reloads)."""
+    global _key
+    if _key is None:
+        with _lock:
+            if _key is None:
+                _key = _load_key()
+    return _key
+
+
+def reset_key() -> None:
+    global _key
+    with _lock:
+        _key = None
+
+
+def _load_key() -> bytes:
+    if encoded := os.environ.get("ALTCHA_HMAC_KEY"):
+        key = _decode(encoded, where="ALTCHA_HMAC_KEY")
+    else:
+        path = crypto._keys_dir() / KEY_FILE
+        if not path.exists():
+            # FileExistsError: another process created it first; use theirs.
+            with contextlib.suppress(FileExistsError):
+                crypto._write_secret_file(
+                    path, base64.b64encode(secrets.token_bytes(MIN_KEY_BYTES)).decode()
+                )
+        key = _decode(path.read_text(), where=str(path))
+    return key
+
+
+def _decode(encoded: str, *, where: str) -> bytes:
+    try:
+        key = base64.b64decode(encoded.strip(), validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise ImproperlyConfigured(f"{where}: not valid base64.") from error
+    if len(key) < MIN_KEY_BYTES:
+        raise ImproperlyConfigured(f"{where}: the key must hold at least {MIN_KEY_BYTES} bytes.")
+    return key
+
+
+def _sign(challenge: str) -> str:
+    return hmac.new(hmac_key(), challenge.encode(), hashlib.sha256).hexdigest()
+
+
+def _hash(salt: str, number: int) -> str:
+    return hashlib.sha256(f"{salt}{number}".encode()).hexdigest()
+
+
+def create_challenge(
+    *, max_number: int | None = None, now: float | None = None, number: int | None = None
+) -> dict[str, Any]:
+    """A new signed challenge (the JSON the widget fetches), valid ``ALTCHA_EXPIRES`` seconds.
+
+    ``max_number`` defaults to ``settings.ALTCHA_MAX_NUMBER`` (the difficulty: the client tries
+    ``max_number / 2`` hashes on average). ``now`` (Unix seconds) and ``number`` are for tests.
+    Writes nothing: challenges cost the server one hash and one HMAC."""
+    top = settings.ALTCHA_MAX_NUMBER if max_number is None else max_number
+    if not 1 <= top <= _MAX_NUMBER_LIMIT:
+        raise ValueError(f"max_number must be between 1 and {_MAX_NUMBER_LIMIT}.")
+    expires = int((time.time() if now is None else now) + settings.ALTCHA_EXPIRES)
+    salt = f"{secrets.token_hex(12)}?expires={expires}&"
+    secret = secrets.randbelow(top + 1) if number is None else number
+    challenge = _hash(salt, secret)
+    return {
+        "algorithm": ALGORITHM,
+        "challenge": challenge,
+        "maxnumber": top,
+        "salt": salt,
+        "signature": _sign(challenge),
+    }
+
+
+def encode_payload(challenge: dict[str, Any], number: int) -> str:
+    """The payload the widget would send for ``challenge`` solved by ``number`` (for tests and
+    benchmarks; the browser builds its own)."""
+    fields = {key: challenge[key] for key in ("algorithm", "challenge", "salt", "signature")}
+    return base64.b64encode(json.dumps({**fields, "number": number}).encode()).decode()
+
+
+def solve(challenge: dict[str, Any]) -> int | None:
+    """Find the number by brute force as the widget does (tests, benchmarks); None if none."""
+    for number in range(int(challenge["maxnumber"]) + 1):
+        if _hash(challenge["salt"], number) == challenge["challenge"]:
+            return number
+    return None
+
+
+def verify_solution(*, payload: str | None, now: float | None = None) -> AltchaResult:
+    """Check a solution from the form field :data:`FIELD`; on success, spend its challenge.
+
+    Call it inside the transaction that records what the solution was for: the challenge is
+    recorded as spent there (one INSERT), so a rolled-back transaction does not burn it, and of
+    two requests using one solution at once exactly one gets ``ok`` (the other ``replayed``).
+    Never raises for bad input: every failure is a :class:`Status`. ``now`` (Unix seconds) is
+    for tests."""
+    if payload is None or not payload.strip():
+        return _RESULTS[Status.MISSING]
+    parsed = _parse(payload)
+    if parsed is None:
+        return _RESULTS[Status.MALFORMED]
+    challenge, number, salt, signature, expires = parsed
+    if not hmac.compare_digest(_sign(challenge), signature):
+        return _RESULTS[Status.BAD_SIGNATURE]
+    if _hash(salt, number) != challenge:
+        return _RESULTS[Status.WRONG_SOLUTION]
+    if expires < (time.time() if now is None else now):
+        return _RESULTS[Status.EXPIRED]
+    spent = services.spend_challenge(
+        challenge=challenge, expires_at=dt.datetime.fromtimestamp(expires, tz=dt.UTC)
+    )
+    return _RESULTS[Status.OK if spent else Status.REPLAYED]
+
+
+def _parse(payload: str) -> tuple[str, int, str, str, int] | None:
+    if len(payload) > MAX_PAYLOAD_CHARS:
+        return None
+    try:
+        data = json.loads(base64.b64decode(payload.strip(), validate=True))
+    except (binascii.Error, ValueError, RecursionError):
+        return None  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+    if not isinstance(data, dict) or data.get("algorithm") != ALGORITHM:
+        return None
+    challenge, number = data.get("challenge"), data.get("number")
+    salt, signature = data.get("salt"), data.get("signature")
+    if not (
+        isinstance(challenge, str)
+        and isinstance(signature, str)
+        and isinstance(salt, str)
+        and type(number) is int  # not bool, not float
+        and 0 <= number <= _MAX_NUMBER_LIMIT
+        and _HEX64.fullmatch(challenge)
+        and _HEX64.fullmatch(signature)
+    ):
+        return None
+    match = _SALT.fullmatch(salt)
+    if match is None:
+        return None
+    return challenge, number, salt, signature, int(match.group(1))

@@ -1,0 +1,158 @@
+"""Rate limits shared by every server process: fixed windows counted in the database or Redis.
+
+``hit(scope=…, key=…, limit=…, window=…)`` counts one hit of ``key`` in the current window
+(``window`` seconds, aligned on the Unix epoch) and says whether the count passed ``limit``.
+It refuses nothing itself: the caller decides (voices flags a signature for review).
+
+Backends, chosen by the settings:
+
+- the database by default: one statement, ``INSERT … ON CONFLICT DO UPDATE SET hits = hits + 1
+  RETURNING hits`` on ``RateCounter`` (atomic on PostgreSQL and SQLite, so concurrent processes
+  never lose a hit). It runs on the caller's connection: inside the caller's transaction it
+  costs no commit of its own (SQLite), but on PostgreSQL it then holds the counter row's lock
+  until that transaction ends, so concurrent hits of one key wait for each other's commits.
+  Keep hot keys (one large mail provider for everyone) out of such limits, or use Redis;
+- Redis when ``settings.REDIS_URL`` is set: ``INCR`` and ``EXPIRE`` in one round trip. Should
+  Redis not answer, the hit is counted in the database instead (logged, never an error).
+
+Keys are never stored in clear: each is a keyed hash (:func:`hash_key`), with the scope beside
+it. Old windows expire in Redis by themselves and are deleted from the database by
+``purge_abuse_records``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+import unicodedata
+from dataclasses import dataclass
+
+import redis
+from django.conf import settings
+from django.db import connection
+
+from gathering.abuse.models import RateCounter
+from gathering.core.crypto import blind_index
+
+logger = logging.getLogger(__name__)
+
+HASH_CHARS = 32
+MAX_SCOPE_CHARS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """The count of hits in the current window, this one included."""
+
+    count: int
+    limit: int
+
+    @property
+    def over(self) -> bool:
+        return self.count > self.limit
+
+
+def hash_key(key: str) -> str:
+    """The stored form of a rate-limit key: a keyed hash (32 hex characters)."""
+    return blind_index(key, purpose="abuse-ratelimit")[:HASH_CHARS]
+
+
+def hit(*, scope: str, key: str, limit: int, window: int, now: float | None = None) -> Hit:
+    """Count a hit of ``key`` in ``scope``'s current ``window``-second window.
+
+    ``over`` is True from the ``limit + 1``-th hit of a window on. One database statement or
+    one Redis round trip (see the module docstring for the transaction it runs in). ``now``
+    (Unix seconds) is for tests."""
+    if window < 1 or limit < 0:
+        raise ValueError("window must be >= 1 second and limit >= 0.")
+    if not scope or len(scope) > MAX_SCOPE_CHARS:
+        raise ValueError(f"scope must be 1-{MAX_SCOPE_CHARS} characters.")
+    moment = time.time() if now is None else now
+    start = int(moment // window) * window
+    hashed = hash_key(key)
+    if settings.REDIS_URL:
+        try:
+            count = _redis_hit(scope=scope, hashed=hashed, start=start, window=window)
+        except redis.RedisError:
+            logger.warning("rate limit: Redis did not answer, counting in the database")
+        else:
+            return Hit(count=count, limit=limit)
+    return Hit(count=_db_hit(scope=scope, hashed=hashed, start=start, window=window), limit=limit)
+
+
+@functools.cache
+def _upsert_sql() -> str:
+    opts = RateCounter._meta
+    quote = connection.ops.quote_name
+    table = quote(opts.db_table)
+    scope, hashed_key, window_start, hits, expires = (
+        quote(opts.get_field(name).column)
+        for name in ("scope", "hashed_key", "window_start", "hits", "expires")
+    )
+    return (
+        f"INSERT INTO {table} ({scope}, {hashed_key}, {window_start}, {hits}, {expires}) "  # noqa: S608  (names from the model, values bound)
+        f"VALUES (%s, %s, %s, 1, %s) "
+        f"ON CONFLICT ({scope}, {hashed_key}, {window_start}) "
+        f"DO UPDATE SET {hits} = {table}.{hits} + 1 RETURNING {hits}"
+    )
+
+
+def _db_hit(*, scope: str, hashed: str, start: int, window: int) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(_upsert_sql(), [scope, hashed, start, start + window])
+        row = cursor.fetchone()
+    return int(row[0])
+
+
+_clients: dict[str, redis.Redis] = {}
+_clients_lock = threading.Lock()
+
+
+def _redis() -> redis.Redis:
+    """One client (and connection pool) per process and URL; redis-py clients are thread-safe."""
+    url = settings.REDIS_URL
+    client = _clients.get(url)
+    if client is None:
+        with _clients_lock:
+            client = _clients.get(url)
+            if client is None:
+                client = redis.Redis.from_url(
+                    url, socket_timeout=0.5, socket_connect_timeout=0.5, health_check_interval=30
+                )
+                _clients[url] = client
+    return client
+
+
+def _redis_key(*, scope: str, hashed: str, start: int) -> str:
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "") or "gathering"
+    return f"{prefix}:abuse:rl:{scope}:{hashed}:{start}"
+
+
+def _redis_hit(*, scope: str, hashed: str, start: int, window: int) -> int:
+    key = _redis_key(scope=scope, hashed=hashed, start=start)
+    pipe = _redis().pipeline(transaction=True)
+    pipe.incr(key)
+    # Relative to now: the key outlives its window by at most one window (never less).
+    pipe.expire(key, window + 1)
+    count, _ = pipe.execute()
+    return int(count)
+
+
+def email_domain(email: str) -> str:
+    """The domain of ``email``, lower-cased and IDNA-normalised (``"A@Bücher.DE."`` and
+    ``"a@xn--bcher-kva.de"`` give ``"xn--bcher-kva.de"``): a stable rate-limit key. The part
+    after the last ``@``; "" when there is none. A domain IDNA refuses is returned NFKC-folded
+    instead, so this never raises."""
+    _, at, domain = email.rpartition("@")
+    domain = domain.strip().rstrip(".")
+    if not at or not domain:
+        return ""
+    folded = unicodedata.normalize("NFKC", domain).casefold()
+    if folded.isascii():
+        return folded
+    try:
+        return folded.encode("idna").decode("ascii")
+    except UnicodeError:
+        return folded

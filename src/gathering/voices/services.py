@@ -1,0 +1,567 @@
+"""Writes of "add your voice": sign, confirm, withdraw, moderate, invalidate.
+
+Signing never refuses a person for looking like a bot: a missing or failed proof of work, a
+filled honeypot or a rate limit passed flags the signature, and a flagged signature, once
+confirmed, is held for a moderator instead of counting. The page says the same in every case
+("check your email"), so the checks teach a bot nothing. Whether an address has signed is never
+revealed on a page either: the email says it.
+
+Durability. Every write is committed before its answer; on SQLite the transactions of concurrent
+requests of one process share a commit (``core/group_commit.py``). Each job below therefore
+reads nothing but its arguments and the connection (no active language, no request).
+
+The confirmation email is queued in the same transaction (the ``outbox`` app) and sent by the
+worker, never inside the request. A counted signature queues its leaf for the campaign's
+transparency log in the transaction that counts it; the worker integrates the log every second.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import ipaddress
+import logging
+import secrets
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.utils.timezone import now
+from django.utils.translation import gettext_lazy as _
+
+from gathering.abuse import altcha, ratelimit
+from gathering.abuse.client import hash_prefix, network_prefix
+from gathering.core.crypto import blind_index
+from gathering.core.group_commit import GroupCommit
+from gathering.outbox.services import queue_email
+from gathering.registration import tokens
+from gathering.transparency import services as transparency
+from gathering.voices import consent, leaves, validation
+from gathering.voices.canonical import canonical_email, email_domain
+from gathering.voices.errors import (
+    AlreadyWithdrawnError,
+    CampaignClosedError,
+    ConfirmationExpiredError,
+    InvalidSignatureDataError,
+    LinkNotValidError,
+    ModerationError,
+    SignatureInvalidatedError,
+)
+from gathering.voices.models import Campaign, Invalidation, Signature
+
+logger = logging.getLogger(__name__)
+
+Status = Signature.Status
+Review = Signature.Review
+MessageStatus = Signature.MessageStatus
+
+CONFIRMATION_WINDOW = dt.timedelta(days=7)
+# How long the network hash and email domain are kept for moderators' bulk decisions.
+ABUSE_WINDOW = dt.timedelta(days=7)
+
+_WRITES = GroupCommit()
+
+
+class Flag:
+    """Why a signature is held for review (stored in ``Signature.flags``)."""
+
+    NO_PROOF = "no_proof_of_work"
+    BAD_PROOF = "bad_proof_of_work"
+    REPLAYED_PROOF = "replayed_proof_of_work"
+    HONEYPOT = "honeypot"
+    RATE_ADDRESS = "rate_address"
+    RATE_NETWORK = "rate_network"
+    RATE_DOMAIN = "rate_domain"
+
+
+@dataclass(frozen=True)
+class SignRequest:
+    """What a signer sent, and where from (the client address never leaves this object: only
+    a keyed hash of its network is stored)."""
+
+    name: str = ""
+    show_name: bool = False
+    email: str = ""
+    country: str = ""
+    city: str = ""
+    message: str = ""
+    language: str = "en"
+    wants_news: bool = False
+    client_ip: str = "127.0.0.1"
+    proof_of_work: str | None = None
+    honeypot: str = ""
+    consent: bool = False
+
+
+@dataclass(frozen=True)
+class SignOutcome:
+    """``created`` is False when the address had signed already: nothing new was written, and
+    the email tells the person (their earlier link again, if still pending)."""
+
+    signature: Signature
+    created: bool
+    flags: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Cleaned:
+    name: str
+    email: str
+    country: str
+    city: str
+    message: str
+    language: str
+
+
+def _clean(campaign: Campaign, request: SignRequest) -> _Cleaned:
+    errors: dict[str, list[str]] = {}
+    values: dict[str, str] = {}
+    checks = {
+        "name": (validation.clean_name, request.name, campaign.asks_name),
+        "email": (validation.clean_email, request.email, True),
+        "country": (validation.clean_country, request.country, True),
+        "city": (validation.clean_city, request.city, campaign.asks_city),
+        "message": (validation.clean_message, request.message, campaign.asks_message),
+        "language": (validation.clean_language, request.language, True),
+    }
+    for key, (check, value, asked) in checks.items():
+        if not asked:
+            values[key] = ""
+            continue
+        try:
+            values[key] = check(value)
+        except ValidationError as error:
+            errors[key] = [str(message) for message in error.messages]
+    if errors:
+        raise InvalidSignatureDataError(errors)
+    return _Cleaned(**values)
+
+
+def _rate_flags(*, campaign: Campaign, ip: str, domain: str) -> list[str]:
+    limits = settings.VOICES_RATE_LIMITS
+    address = ipaddress.ip_address(ip)
+    flags = []
+    for flag, scope, key in (
+        (Flag.RATE_ADDRESS, "voices-address", str(address)),
+        (Flag.RATE_NETWORK, "voices-network", str(network_prefix(address))),
+        (Flag.RATE_DOMAIN, "voices-domain", domain),
+    ):
+        if scope == "voices-domain" and domain in settings.VOICES_UNLIMITED_DOMAINS:
+            continue
+        limit, window = limits[scope]
+        if ratelimit.hit(scope=f"{scope}:{campaign.pk}", key=key, limit=limit, window=window).over:
+            flags.append(flag)
+    return flags
+
+
+def _proof_flags(payload: str | None) -> list[str]:
+    """Checks the proof of work and records it as spent (inside the caller's transaction)."""
+    result = altcha.verify_solution(payload=payload)
+    if result.ok:
+        return []
+    if result.status == altcha.Status.MISSING:
+        return [Flag.NO_PROOF]
+    if result.status == altcha.Status.REPLAYED:
+        return [Flag.REPLAYED_PROOF]
+    return [Flag.BAD_PROOF]
+
+
+def sign(*, campaign: Campaign, request: SignRequest, at: dt.datetime | None = None) -> SignOutcome:
+    """Record a new pending signature and queue its confirmation email.
+
+    Raises CampaignClosedError outside the campaign's dates and InvalidSignatureDataError for
+    fields that do not pass (nothing is written then). A second signature with the same address
+    (in any spelling) writes nothing new: the email says the address has signed already."""
+    moment = at or now()
+    if not campaign.is_open(moment):
+        raise CampaignClosedError
+    if not request.consent:
+        raise InvalidSignatureDataError({"consent": [str(_("Please give your consent to sign."))]})
+    cleaned = _clean(campaign, request)
+    canonical = canonical_email(cleaned.email)
+    email_hash = blind_index(canonical, purpose="voices-email")
+    domain = email_domain(cleaned.email)
+    prefix = str(network_prefix(ipaddress.ip_address(request.client_ip)))
+    job = functools.partial(
+        _sign,
+        campaign=campaign,
+        request=request,
+        cleaned=cleaned,
+        email_hash=email_hash,
+        domain=domain,
+        prefix=prefix,
+        moment=moment,
+    )
+    try:
+        outcome = _WRITES.run(job)
+    except IntegrityError:
+        # The same address signed in a concurrent request that committed first.
+        outcome = _WRITES.run(job)
+    if outcome.created:
+        logger.info(
+            "voices signature created signature_id=%s campaign_id=%s flags=%s",
+            outcome.signature.pk,
+            campaign.pk,
+            ",".join(outcome.flags) or "-",
+        )
+    return outcome
+
+
+def _sign(
+    *,
+    campaign: Campaign,
+    request: SignRequest,
+    cleaned: _Cleaned,
+    email_hash: str,
+    domain: str,
+    prefix: str,
+    moment: dt.datetime,
+) -> SignOutcome:
+    existing = (
+        Signature.objects.filter(campaign=campaign, email_hash=email_hash)
+        .exclude(status=Status.WITHDRAWN)
+        .first()
+    )
+    if existing is not None:
+        _email_existing(existing, campaign=campaign, email=cleaned.email, language=cleaned.language)
+        return SignOutcome(signature=existing, created=False)
+    flags = _proof_flags(request.proof_of_work)
+    if request.honeypot:
+        flags.append(Flag.HONEYPOT)
+    flags += _rate_flags(campaign=campaign, ip=request.client_ip, domain=domain)
+    confirm_token, withdraw_token = tokens.new_token(), tokens.new_token()
+    with transaction.atomic():  # a savepoint: a duplicate address fails this insert alone
+        signature = Signature.objects.create(
+            campaign=campaign,
+            public_id=secrets.token_hex(16),
+            salt=secrets.token_hex(16),
+            language=cleaned.language,
+            country=cleaned.country,
+            name=cleaned.name or None,
+            show_name=bool(cleaned.name) and request.show_name,
+            city=cleaned.city or None,
+            message=cleaned.message or None,
+            email=cleaned.email,
+            email_hash=email_hash,
+            wants_news=request.wants_news,
+            consent_version=consent.VERSION,
+            email_domain=domain,
+            prefix_hash=hash_prefix(prefix),
+            abuse_until=moment + ABUSE_WINDOW,
+            flags=flags,
+            confirm_token_hash=tokens.hash_token(confirm_token),
+            withdraw_token_hash=tokens.hash_token(withdraw_token),
+            created_at=moment,
+            confirm_by=moment + CONFIRMATION_WINDOW,
+        )
+    queue_email(
+        kind="voices.confirm",
+        to=cleaned.email,
+        language=cleaned.language,
+        context={
+            "campaign_id": campaign.pk,
+            "confirm_token": confirm_token,
+            "withdraw_token": withdraw_token,
+        },
+    )
+    return SignOutcome(signature=signature, created=True, flags=flags)
+
+
+def _email_existing(signature: Signature, *, campaign: Campaign, email: str, language: str) -> None:
+    """Tell the owner of an address that signed already; a pending signature gets a new
+    confirmation link (the older one stops working)."""
+    context: dict[str, object] = {"campaign_id": campaign.pk}
+    if signature.status == Status.PENDING:
+        confirm_token = tokens.new_token()
+        signature.confirm_token_hash = tokens.hash_token(confirm_token)
+        signature.save(update_fields=["confirm_token_hash"])
+        context["confirm_token"] = confirm_token
+    queue_email(kind="voices.already_signed", to=email, language=language, context=context)
+
+
+def _for_token(token: str, *, kind: str) -> Signature:
+    if not tokens.is_well_formed(token):
+        raise LinkNotValidError
+    lookup = {f"{kind}_token_hash": tokens.hash_token(token)}
+    try:
+        return (
+            Signature.objects.select_for_update()
+            .select_related("campaign", "campaign__edition")
+            .get(**lookup)
+        )
+    except Signature.DoesNotExist:
+        raise LinkNotValidError from None
+
+
+def _count(signature: Signature) -> None:
+    """Start counting ``signature``: queue its leaf in the campaign's log (same transaction)."""
+    campaign = signature.campaign
+    log = transparency.get_or_create_log(slug=campaign.log_slug)
+    entry = transparency.queue_entry(
+        log=log,
+        data=leaves.leaf_data(
+            log_slug=campaign.log_slug,
+            public_id=signature.public_id,
+            country=signature.country,
+            salt=signature.salt,
+        ),
+    )
+    signature.leaf = entry
+
+
+def confirm(*, token: str, at: dt.datetime | None = None) -> Signature:
+    """Confirm the address of the signature whose confirmation link holds ``token``.
+
+    Confirming twice is not an error: the confirmed signature is returned. Raises
+    LinkNotValidError (unknown or replaced link), ConfirmationExpiredError,
+    AlreadyWithdrawnError and SignatureInvalidatedError."""
+    moment = at or now()
+    signature = _WRITES.run(functools.partial(_confirm, token=token, moment=moment))
+    logger.info("voices signature confirmed signature_id=%s", signature.pk)
+    return signature
+
+
+def _confirm(*, token: str, moment: dt.datetime) -> Signature:
+    signature = _for_token(token, kind="confirm")
+    if signature.status == Status.WITHDRAWN:
+        raise AlreadyWithdrawnError
+    if signature.status == Status.INVALIDATED:
+        raise SignatureInvalidatedError
+    if signature.status == Status.CONFIRMED:
+        return signature
+    if signature.confirm_by is not None and moment > signature.confirm_by:
+        raise ConfirmationExpiredError
+    signature.status = Status.CONFIRMED
+    signature.confirmed_at = moment
+    if not signature.wants_news:
+        signature.email = None  # the keyed hash is enough to refuse a second signature
+    if signature.message:
+        signature.message_status = MessageStatus.PENDING
+    if signature.flags:
+        signature.review = Review.HELD
+    else:
+        _count(signature)
+    signature.save(
+        update_fields=["status", "confirmed_at", "email", "message_status", "review", "leaf"]
+    )
+    return signature
+
+
+def withdraw(*, token: str, at: dt.datetime | None = None) -> Signature:
+    """Withdraw the signature of the private link ``token`` (see withdraw_signature).
+    Raises LinkNotValidError."""
+    with transaction.atomic():
+        signature = _for_token(token, kind="withdraw")
+        return withdraw_signature(signature=signature, at=at)
+
+
+def withdraw_signature(*, signature: Signature, at: dt.datetime | None = None) -> Signature:
+    """Withdraw ``signature``: it stops counting at once, its name, city, message and address
+    are erased, and the withdrawal is published as a count (its leaf stays in the log, which is
+    append-only). Withdrawing twice is not an error; an invalidated signature stays so."""
+    moment = at or now()
+    with transaction.atomic():
+        locked = Signature.objects.select_for_update().get(pk=signature.pk)
+        if locked.status in {Status.WITHDRAWN, Status.INVALIDATED}:
+            return locked
+        locked.status = Status.WITHDRAWN
+        locked.withdrawn_at = moment
+        locked.name = locked.city = locked.message = locked.email = None
+        locked.show_name = False
+        locked.wants_news = False
+        locked.message_status = MessageStatus.NONE
+        locked.review = Review.NONE
+        locked.save()
+    logger.info("voices signature withdrawn signature_id=%s", locked.pk)
+    return locked
+
+
+def get_signature_by_withdraw_token(*, token: str) -> Signature:
+    """For the private page (read only). Raises LinkNotValidError."""
+    if not tokens.is_well_formed(token):
+        raise LinkNotValidError
+    try:
+        return Signature.objects.select_related("campaign", "campaign__edition", "leaf").get(
+            withdraw_token_hash=tokens.hash_token(token)
+        )
+    except Signature.DoesNotExist:
+        raise LinkNotValidError from None
+
+
+def get_signature_by_confirm_token(*, token: str) -> Signature:
+    if not tokens.is_well_formed(token):
+        raise LinkNotValidError
+    try:
+        return Signature.objects.select_related("campaign", "campaign__edition").get(
+            confirm_token_hash=tokens.hash_token(token)
+        )
+    except Signature.DoesNotExist:
+        raise LinkNotValidError from None
+
+
+def expire_unconfirmed(*, at: dt.datetime | None = None) -> int:
+    """Delete pending signatures whose confirmation window has passed (they never counted and
+    their owner never confirmed the address: nothing of them is kept)."""
+    moment = at or now()
+    deleted, _by_model = Signature.objects.filter(
+        status=Status.PENDING, confirm_by__lt=moment
+    ).delete()
+    return deleted
+
+
+def end_abuse_window(*, at: dt.datetime | None = None) -> int:
+    """Erase the network hash and email domain of signatures past their anti-abuse window."""
+    moment = at or now()
+    return Signature.objects.filter(abuse_until__lt=moment).update(
+        email_domain="", prefix_hash="", abuse_until=None
+    )
+
+
+# --- moderation ------------------------------------------------------------------------------
+
+
+def review_held(*, signature: Signature, approve: bool, reason: str, moderator: object) -> None:
+    """Decide on a held signature: approving counts it (its leaf is queued), rejecting
+    invalidates it (published as a count with ``reason``)."""
+    with transaction.atomic():
+        locked = (
+            Signature.objects.select_for_update().select_related("campaign").get(pk=signature.pk)
+        )
+        if locked.status != Status.CONFIRMED or locked.review != Review.HELD:
+            raise ModerationError
+        if approve:
+            locked.review = Review.APPROVED
+            _count(locked)
+            locked.save(update_fields=["review", "leaf"])
+        else:
+            _invalidate(
+                locked.campaign,
+                Signature.objects.filter(pk=locked.pk),
+                kind=Invalidation.Kind.SIGNATURE,
+                criteria={},
+                reason=reason,
+                moderator=moderator,
+            )
+    logger.info(
+        "voices held signature %s signature_id=%s",
+        "approved" if approve else "rejected",
+        signature.pk,
+    )
+
+
+def moderate_message(*, signature: Signature, approve: bool) -> None:
+    """Show (or never show) a signature's message on the wall."""
+    updated = Signature.objects.filter(
+        pk=signature.pk, message_status=MessageStatus.PENDING
+    ).update(message_status=MessageStatus.APPROVED if approve else MessageStatus.REJECTED)
+    if not updated:
+        raise ModerationError
+
+
+def _bulk_queryset(
+    campaign: Campaign,
+    *,
+    kind: str,
+    domain: str = "",
+    prefix_hash: str = "",
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> QuerySet[Signature]:
+    signatures = Signature.objects.filter(campaign=campaign).filter(
+        Q(status=Status.CONFIRMED) | Q(status=Status.PENDING)
+    )
+    if kind == Invalidation.Kind.DOMAIN:
+        return signatures.filter(email_domain=domain)
+    if kind == Invalidation.Kind.PREFIX:
+        return signatures.filter(prefix_hash=prefix_hash)
+    if kind == Invalidation.Kind.WINDOW and start is not None and end is not None:
+        return signatures.filter(created_at__gte=start, created_at__lt=end)
+    raise ModerationError
+
+
+def preview_invalidation(
+    *,
+    campaign: Campaign,
+    kind: str,
+    domain: str = "",
+    prefix_hash: str = "",
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> int:
+    """How many signatures a bulk invalidation would set aside."""
+    return _bulk_queryset(
+        campaign, kind=kind, domain=domain, prefix_hash=prefix_hash, start=start, end=end
+    ).count()
+
+
+def invalidate(
+    *,
+    campaign: Campaign,
+    kind: str,
+    reason: str,
+    moderator: object,
+    domain: str = "",
+    prefix_hash: str = "",
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> Invalidation:
+    """Stop counting every pending or confirmed signature that matches (by email domain, by
+    network, or by time window), with ``reason``; the decision is published as a count."""
+    try:
+        reason = validation.clean_reason(reason)
+    except ValidationError as error:
+        raise ModerationError(error.messages[0]) from None
+    criteria: dict[str, str] = {}
+    if kind == Invalidation.Kind.DOMAIN:
+        criteria = {"domain": domain}
+    elif kind == Invalidation.Kind.PREFIX:
+        criteria = {"prefix_hash": prefix_hash}
+    elif kind == Invalidation.Kind.WINDOW and start and end:
+        criteria = {"start": start.isoformat(), "end": end.isoformat()}
+    with transaction.atomic():
+        queryset = _bulk_queryset(
+            campaign, kind=kind, domain=domain, prefix_hash=prefix_hash, start=start, end=end
+        )
+        invalidation = _invalidate(
+            campaign, queryset, kind=kind, criteria=criteria, reason=reason, moderator=moderator
+        )
+    logger.info(
+        "voices invalidation invalidation_id=%s campaign_id=%s kind=%s count=%s",
+        invalidation.pk,
+        campaign.pk,
+        kind,
+        invalidation.count,
+    )
+    return invalidation
+
+
+def _invalidate(
+    campaign: Campaign,
+    queryset: QuerySet[Signature],
+    *,
+    kind: str,
+    criteria: dict[str, str],
+    reason: str,
+    moderator: object,
+) -> Invalidation:
+    ids = list(queryset.select_for_update().values_list("pk", flat=True))
+    invalidation = Invalidation.objects.create(
+        campaign=campaign,
+        kind=kind,
+        reason=reason,
+        criteria=criteria,
+        created_by=moderator if getattr(moderator, "pk", None) else None,
+    )
+    matched = Signature.objects.filter(pk__in=ids)
+    invalidation.count = len(ids)
+    invalidation.counted = matched.filter(leaf__isnull=False).count()
+    matched.update(
+        status=Status.INVALIDATED,
+        invalidation=invalidation,
+        message_status=MessageStatus.NONE,
+        confirm_token_hash=None,
+    )
+    invalidation.save(update_fields=["count", "counted"])
+    return invalidation

@@ -1,0 +1,362 @@
+"""Public pages of "add your voice": campaigns, signing, confirmation, receipt, withdrawal,
+the audit page, the embeddable widget and the counts for delivery.
+
+Views are thin: a form validates, one service or selector does the work, and a domain error
+becomes a message in the visitor's language, never a 500. Whether an address has signed is never
+revealed: signing shows the same "check your email" page in every case. Pages reached by a
+private link are never cached and not indexed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.decorators.cache import never_cache
+from django.views.decorators.clickjacking import xframe_options_exempt
+
+from gathering.abuse.client import client_ip
+from gathering.core.translated import set_fallback_language
+from gathering.program import selectors as program_selectors
+from gathering.program.models import Edition
+from gathering.registration.countries import country_name
+from gathering.voices import exports, receipts, selectors, services
+from gathering.voices.errors import LinkNotValidError, VoiceError
+from gathering.voices.forms import ConfirmForm, SignForm
+from gathering.voices.models import Campaign, Signature
+
+private = method_decorator(never_cache, name="dispatch")
+
+
+def get_edition_or_404(year: int) -> Edition:
+    try:
+        edition = program_selectors.get_edition(year=year)
+    except Edition.DoesNotExist:
+        raise Http404(_("There is no edition of this year.")) from None
+    set_fallback_language(edition.default_language)
+    return edition
+
+
+def get_campaign_or_404(year: int, slug: str) -> Campaign:
+    edition = get_edition_or_404(year)
+    try:
+        return selectors.get_campaign(edition=edition, slug=slug)
+    except Campaign.DoesNotExist:
+        raise Http404(_("There is no such campaign.")) from None
+
+
+def page(
+    request: HttpRequest,
+    template: str,
+    context: dict[str, Any],
+    *,
+    edition: Edition,
+    status: int = 200,
+    private_page: bool = False,
+) -> HttpResponse:
+    """Render in the edition's time zone; private pages are kept out of search engines."""
+    with timezone.override(edition.tzinfo):
+        response = render(
+            request,
+            template,
+            {"edition": edition, "nav": "voices", "private_page": private_page, **context},
+            status=status,
+        )
+    if private_page:
+        response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+def counts_context(campaign: Campaign) -> dict[str, Any]:
+    counts = selectors.count_by_country(campaign=campaign)
+    rows = [
+        {
+            "code": item.country,
+            "name": _("Other countries")
+            if item.country == selectors.OTHER
+            else country_name(item.country),
+            "count": item.count,
+            "share": (item.count * 100 / counts.total) if counts.total else 0,
+        }
+        for item in counts.countries
+    ]
+    return {"counts": counts, "country_rows": rows}
+
+
+class CampaignListView(View):
+    def get(self, request: HttpRequest, year: int) -> HttpResponse:
+        edition = get_edition_or_404(year)
+        campaigns = [
+            {"campaign": campaign, "counts": selectors.count_by_country(campaign=campaign)}
+            for campaign in selectors.list_campaigns(edition=edition)
+        ]
+        return page(request, "voices/campaign_list.html", {"campaigns": campaigns}, edition=edition)
+
+
+class CampaignDetailView(View):
+    """The campaign: its text, the count, counts by country, endorsements, messages, and the
+    sign form (works without JavaScript; the proof of work needs it, and a signature without
+    one is held for review, not refused)."""
+
+    template = "voices/campaign_detail.html"
+
+    def get(self, request: HttpRequest, year: int, slug: str) -> HttpResponse:
+        campaign = get_campaign_or_404(year, slug)
+        return self.show(request, campaign, SignForm(campaign=campaign))
+
+    def post(self, request: HttpRequest, year: int, slug: str) -> HttpResponse:
+        campaign = get_campaign_or_404(year, slug)
+        form = SignForm(request.POST, campaign=campaign)
+        if not form.is_valid():
+            return self.show(request, campaign, form, status=400)
+        try:
+            services.sign(
+                campaign=campaign, request=form.sign_request(client_ip=str(client_ip(request)))
+            )
+        except VoiceError as error:
+            for field, messages in getattr(error, "errors", {}).items():
+                for message in messages:
+                    form.add_error(field if field in form.fields else None, message)
+            if not getattr(error, "errors", None):
+                form.add_error(None, str(error.message))
+            return self.show(request, campaign, form, status=409)
+        return HttpResponseRedirect(
+            reverse("voices:sign-sent", args=[campaign.edition.year, campaign.slug])
+        )
+
+    def show(
+        self, request: HttpRequest, campaign: Campaign, form: SignForm, status: int = 200
+    ) -> HttpResponse:
+        return page(
+            request,
+            self.template,
+            {
+                "campaign": campaign,
+                "form": form,
+                "is_open": campaign.is_open(),
+                "messages_wall": selectors.list_wall_messages(campaign=campaign, limit=30),
+                "endorsements": selectors.list_endorsements(campaign=campaign),
+                **counts_context(campaign),
+            },
+            edition=campaign.edition,
+            status=status,
+        )
+
+
+class SignSentView(View):
+    """After signing: the same page whether the address was new, pending or already counted."""
+
+    def get(self, request: HttpRequest, year: int, slug: str) -> HttpResponse:
+        campaign = get_campaign_or_404(year, slug)
+        return page(request, "voices/sent.html", {"campaign": campaign}, edition=campaign.edition)
+
+
+class CountsView(View):
+    """The live counts as JSON (the page refreshes its figures with it)."""
+
+    def get(self, request: HttpRequest, year: int, slug: str) -> HttpResponse:
+        campaign = get_campaign_or_404(year, slug)
+        counts = selectors.count_by_country(campaign=campaign)
+        response = JsonResponse(
+            {
+                "total": counts.total,
+                "goal": counts.goal,
+                "progress": counts.progress,
+                "countries": [{"country": c.country, "count": c.count} for c in counts.countries],
+            }
+        )
+        response["Cache-Control"] = "public, max-age=1"
+        return response
+
+
+@method_decorator(xframe_options_exempt, name="dispatch")
+class WidgetView(View):
+    """A small page other sites may embed in an iframe: the count, progress and a link."""
+
+    def get(self, request: HttpRequest, year: int, slug: str) -> HttpResponse:
+        campaign = get_campaign_or_404(year, slug)
+        response = page(
+            request,
+            "voices/widget.html",
+            {"campaign": campaign, **counts_context(campaign)},
+            edition=campaign.edition,
+        )
+        response["Cache-Control"] = "public, max-age=5"
+        return response
+
+
+class AuditView(View):
+    """How the count shown reconciles with the transparency log, and every invalidation."""
+
+    def get(self, request: HttpRequest, year: int, slug: str) -> HttpResponse:
+        campaign = get_campaign_or_404(year, slug)
+        return page(
+            request,
+            "voices/audit.html",
+            {
+                "campaign": campaign,
+                "figures": selectors.audit_figures(campaign=campaign),
+                "tree_head": receipts.latest_tree_head(campaign=campaign),
+                "log_slug": campaign.log_slug,
+                **counts_context(campaign),
+            },
+            edition=campaign.edition,
+        )
+
+
+class CountsCsvView(View):
+    def get(self, request: HttpRequest, year: int, slug: str) -> HttpResponse:
+        campaign = get_campaign_or_404(year, slug)
+        response = HttpResponse(
+            exports.counts_csv(campaign=campaign, language=get_language() or "en"),
+            content_type="text/csv; charset=utf-8",
+        )
+        response["Content-Disposition"] = f'attachment; filename="{campaign.slug}-counts.csv"'
+        return response
+
+
+class CountsPdfView(View):
+    def get(self, request: HttpRequest, year: int, slug: str) -> HttpResponse:
+        campaign = get_campaign_or_404(year, slug)
+        response = HttpResponse(
+            exports.counts_pdf(campaign=campaign, language=get_language() or "en"),
+            content_type="application/pdf",
+        )
+        response["Content-Disposition"] = f'attachment; filename="{campaign.slug}-counts.pdf"'
+        return response
+
+
+# --- private links ---------------------------------------------------------------------------
+
+
+@private
+class SignatureConfirmView(View):
+    """The link in the email: a button to confirm (a GET changes nothing)."""
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        signature = self.signature(token)
+        if signature.status == Signature.Status.CONFIRMED:
+            return HttpResponseRedirect(reverse("voices:signature-manage", args=[token]))
+        return self.show(request, signature, token=token)
+
+    def post(self, request: HttpRequest, token: str) -> HttpResponse:
+        signature = self.signature(token)
+        form = ConfirmForm(request.POST)
+        form.is_valid()
+        try:
+            services.confirm(token=token)
+        except VoiceError as error:
+            return self.show(request, signature, token=token, error=str(error.message), status=409)
+        # The private page of the signature is reached by the confirmation token as well.
+        return HttpResponseRedirect(reverse("voices:signature-manage", args=[token]))
+
+    def signature(self, token: str) -> Signature:
+        try:
+            signature = services.get_signature_by_confirm_token(token=token)
+        except LinkNotValidError:
+            raise Http404(str(LinkNotValidError.default_message)) from None
+        set_fallback_language(signature.campaign.edition.default_language)
+        return signature
+
+    def show(
+        self,
+        request: HttpRequest,
+        signature: Signature,
+        *,
+        token: str,
+        error: str = "",
+        status: int = 200,
+    ) -> HttpResponse:
+        return page(
+            request,
+            "voices/confirm.html",
+            {"signature": signature, "campaign": signature.campaign, "error": error},
+            edition=signature.campaign.edition,
+            status=status,
+            private_page=True,
+        )
+
+
+def _signature_for_private_link(token: str) -> Signature:
+    """The confirmation link and the withdrawal link both open the signature's private page."""
+    for getter in (
+        services.get_signature_by_withdraw_token,
+        services.get_signature_by_confirm_token,
+    ):
+        try:
+            signature = getter(token=token)
+        except LinkNotValidError:
+            continue
+        set_fallback_language(signature.campaign.edition.default_language)
+        return signature
+    raise Http404(str(LinkNotValidError.default_message))
+
+
+@private
+class SignatureManageView(View):
+    """The signer's private page: status, receipt, withdrawal."""
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        signature = _signature_for_private_link(token)
+        return self.show(request, signature, token=token)
+
+    def post(self, request: HttpRequest, token: str) -> HttpResponse:
+        signature = _signature_for_private_link(token)
+        if request.POST.get("action") != "withdraw" or signature.withdraw_token_hash is None:
+            return self.show(request, signature, token=token, status=400)
+        services.withdraw_signature(signature=signature)
+        signature.refresh_from_db()
+        return self.show(request, signature, token=token, withdrawn_now=True)
+
+    def show(
+        self,
+        request: HttpRequest,
+        signature: Signature,
+        *,
+        token: str,
+        status: int = 200,
+        withdrawn_now: bool = False,
+    ) -> HttpResponse:
+        receipt = receipts.receipt_for(signature=signature)
+        return page(
+            request,
+            "voices/manage.html",
+            {
+                "signature": signature,
+                "campaign": signature.campaign,
+                "receipt": receipt,
+                "receipt_json": json.dumps(receipt, indent=2, ensure_ascii=False)
+                if receipt
+                else "",
+                "token": token,
+                "withdrawn_now": withdrawn_now,
+            },
+            edition=signature.campaign.edition,
+            status=status,
+            private_page=True,
+        )
+
+
+@private
+class ReceiptView(View):
+    """The receipt as a JSON file, for ``gathering verify``."""
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        signature = _signature_for_private_link(token)
+        receipt = receipts.receipt_for(signature=signature)
+        if receipt is None:
+            raise Http404(_("This signature has no receipt: it is not counted."))
+        response = HttpResponse(
+            json.dumps(receipt, indent=2, ensure_ascii=False),
+            content_type="application/json; charset=utf-8",
+        )
+        response["Content-Disposition"] = 'attachment; filename="receipt.json"'
+        return response

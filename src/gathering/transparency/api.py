@@ -65,7 +65,9 @@ class ConsistencyProofOut(Schema):
     log: str
     first: int
     second: int
-    path: list[str] = Field(description="RFC 9162 consistency proof (empty if first is 0 or equals second).")
+    path: list[str] = Field(
+        description="RFC 9162 consistency proof (empty if first is 0 or equals second)."
+    )
 
 
 class EntryOut(Schema):
@@ -93,7 +95,10 @@ class TreeHeadsQuery(Schema):
 class InclusionQuery(Schema):
     index: int = Field(ge=0, le=MAX_SIZE, description="The entry's index.")
     tree_size: int | None = Field(
-        None, ge=0, le=MAX_SIZE, description="Size of the tree head to prove against (default: latest)."
+        None,
+        ge=0,
+        le=MAX_SIZE,
+        description="Size of the tree head to prove against (default: latest).",
     )
 
 
@@ -199,9 +204,7 @@ def inclusion_proof(
 ) -> dict[str, Any]:
     log = _log(slug)
     try:
-        proof = selectors.get_inclusion_proof(
-            log=log, index=query.index, tree_size=query.tree_size
-        )
+        proof = selectors.get_inclusion_proof(log=log, index=query.index, tree_size=query.tree_size)
     except ProofRequestError as error:
         raise HttpError(400, str(error.message)) from None
     response["Cache-Control"] = IMMUTABLE if query.tree_size is not None else LATEST

@@ -120,7 +120,9 @@ def _check_receipt(options: argparse.Namespace) -> str:
     receipt = Receipt.from_json(_read(options.receipt))
     head_path = _source(options, "tree_head", "the tree head")
     head = TreeHead.from_json(
-        _read(head_path) if head_path else _fetch(options.url, f"{API}/logs/{receipt.log}/tree-head")
+        _read(head_path)
+        if head_path
+        else _fetch(options.url, f"{API}/logs/{receipt.log}/tree-head")
     )
     if receipt.index >= head.size:
         raise VerificationError(

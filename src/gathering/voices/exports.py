@@ -192,7 +192,7 @@ class _Document:
         )
         self.y += gap
 
-    def heading(self, *, subtitle: str) -> None:
+    def heading(self, *, subtitle: str, at: dt.datetime) -> None:
         """The campaign's title, its edition, what this document is and the date it was made."""
         campaign, language = self.campaign, self.language
         edition = clean_text(resolve(campaign.edition.title, language), limit=300)
@@ -204,7 +204,7 @@ class _Document:
         if addressee:
             # Translators: in a PDF of a petition's counts: who the petition is addressed to.
             self.line(_("Addressed to: %(addressee)s") % {"addressee": addressee}, max_lines=3)
-        today = now().astimezone(campaign.edition.tzinfo)
+        today = at.astimezone(campaign.edition.tzinfo)
         # Translators: the date a PDF export was made, e.g. "As of July 5, 2026, 14:30".
         self.line(
             _("As of %(moment)s")
@@ -274,11 +274,11 @@ def _table_header(document: _Document, cells: list[_Cell]) -> None:
     document.rule()
 
 
-def counts_pdf(*, campaign: Campaign, language: str) -> bytes:
+def counts_pdf(*, campaign: Campaign, language: str, at: dt.datetime | None = None) -> bytes:
     """The counts by country for delivery, in ``language``: the campaign's title, addressee and
     date, the total, the table of countries (small ones together as "other countries", as on
     the page) and the latest signed head of the public log, with the address of its audit
-    page."""
+    page. ``at`` is the moment the document states (default: now)."""
     language = _language(language)
     with translation.override(language):
         counts = selectors.count_by_country(campaign=campaign, fresh=True)
@@ -290,7 +290,7 @@ def counts_pdf(*, campaign: Campaign, language: str) -> bytes:
             title=f"{resolve(campaign.title, language)} · {subtitle}",
         )
         document.new_page()
-        document.heading(subtitle=subtitle)
+        document.heading(subtitle=subtitle, at=at or now())
         document.line(
             ngettext("%(n)s signature in all", "%(n)s signatures in all", counts.total)
             % {"n": _number(counts.total, language)},
@@ -347,17 +347,16 @@ def _tree_head_section(document: _Document) -> None:
     if head is None:
         document.line(_("No signed snapshot of the log yet."), muted=True)
     else:
-        moment = dt.datetime.fromtimestamp(head.timestamp_ms / 1000, tz=dt.UTC)
         document.line(
             _("Signed snapshot of %(moment)s: %(size)s entries.")
             % {
-                "moment": _moment(moment, campaign=campaign, language=language),
+                "moment": _moment(head.timestamp, campaign=campaign, language=language),
                 "size": _number(head.size, language),
             }
         )
         # Hashes stay in Latin letters and digits: they are compared character by character.
         document.line(_("Root hash:"), sizes=(9, 8), muted=True, gap=0.5)
-        document.line(bytes(head.root).hex(), sizes=(9, 7), direction="ltr")
+        document.line(head.root_hex, sizes=(9, 7), direction="ltr")
     url = settings.SITE_URL + reverse("voices:audit", args=[campaign.edition.year, campaign.slug])
     document.line(
         _("Anyone can check the count and the log at:"), sizes=(9, 8), muted=True, gap=0.5
@@ -365,9 +364,10 @@ def _tree_head_section(document: _Document) -> None:
     document.line(url, sizes=(9, 7), direction="ltr")
 
 
-def signatories_pdf(*, campaign: Campaign, language: str) -> bytes:
+def signatories_pdf(*, campaign: Campaign, language: str, at: dt.datetime | None = None) -> bytes:
     """The signatories who agreed to be named, for delivery, in ``language``: number, name,
-    city (if given) and country, in order of confirmation, over as many pages as needed."""
+    city (if given) and country, in order of confirmation, over as many pages as needed.
+    ``at`` is the moment the document states (default: now)."""
     language = _language(language)
     with translation.override(language):
         signatories = named_signatories(campaign=campaign)
@@ -379,7 +379,7 @@ def signatories_pdf(*, campaign: Campaign, language: str) -> bytes:
             title=f"{resolve(campaign.title, language)} · {subtitle}",
         )
         document.new_page()
-        document.heading(subtitle=subtitle)
+        document.heading(subtitle=subtitle, at=at or now())
         document.line(
             ngettext("%(n)s signatory", "%(n)s signatories", len(signatories))
             % {"n": _number(len(signatories), language)},

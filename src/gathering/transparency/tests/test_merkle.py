@@ -129,8 +129,12 @@ def test_inclusion_paths_match_pymerkle_and_pass_its_verifier() -> None:
             assert theirs.path[0] == hashes[index]
             assert ours == theirs.path[1:]
             # pymerkle's verifier, fed our path: the same proof in its format.
-            replayed = pymerkle.InclusionProof("sha256", True, size, index + 1, theirs.rule, [hashes[index], *ours])
-            pymerkle.verify_inclusion(hashes[index], tree.get_root(size), replayed, index=index + 1, size=size)
+            replayed = pymerkle.InclusionProof(
+                "sha256", True, size, index + 1, theirs.rule, [hashes[index], *ours]
+            )
+            pymerkle.verify_inclusion(
+                hashes[index], tree.get_root(size), replayed, index=index + 1, size=size
+            )
             assert merkle.verify_inclusion(hashes[index], index, size, ours, tree.get_root(size))
 
 
@@ -183,7 +187,9 @@ def test_inclusion_proofs_hold_and_tampering_fails(case, bit, data) -> None:
         )
         assert not merkle.verify_inclusion(hashes[index], index, size, proof[:-1], root)
     assert not merkle.verify_inclusion(hashes[index], index, size, [*proof, root], root)
-    assert not merkle.verify_inclusion(hashes[index], index, size, proof, _tampered([root], 0, bit)[0])
+    assert not merkle.verify_inclusion(
+        hashes[index], index, size, proof, _tampered([root], 0, bit)[0]
+    )
 
 
 @settings(max_examples=150, deadline=None)
@@ -269,7 +275,8 @@ def test_tree_head_signature_and_message() -> None:
         log="demo-2026", size=8, root=bytes.fromhex(ROOTS[7]), timestamp=1767225600000, key_id=3
     ).signed(key)
     assert head.message() == (
-        b"gathering-tree-head-v1\nlog demo-2026\nsize 8\nroot " + ROOTS[7].encode()
+        b"gathering-tree-head-v1\nlog demo-2026\nsize 8\nroot "
+        + ROOTS[7].encode()
         + b"\ntimestamp 1767225600000\nkey 3\n"
     )
     assert head.signature_valid(public)
@@ -290,14 +297,70 @@ def test_tree_head_signature_and_message() -> None:
         None,
         [],
         {},
-        {"log": "x\nsize 9", "size": 1, "root": "00" * 32, "timestamp": 0, "key_id": 1, "signature": "00" * 64},
-        {"log": "x", "size": True, "root": "00" * 32, "timestamp": 0, "key_id": 1, "signature": "00" * 64},
-        {"log": "x", "size": -1, "root": "00" * 32, "timestamp": 0, "key_id": 1, "signature": "00" * 64},
-        {"log": "x", "size": 2**70, "root": "00" * 32, "timestamp": 0, "key_id": 1, "signature": "00" * 64},
-        {"log": "x", "size": 1, "root": "zz" * 32, "timestamp": 0, "key_id": 1, "signature": "00" * 64},
-        {"log": "x", "size": 1, "root": "00" * 31, "timestamp": 0, "key_id": 1, "signature": "00" * 64},
-        {"log": "x", "size": 1, "root": "00" * 32, "timestamp": 0, "key_id": 0, "signature": "00" * 64},
-        {"log": "x", "size": 1, "root": "00" * 32, "timestamp": 0, "key_id": 1, "signature": "\u202e" * 64},
+        {
+            "log": "x\nsize 9",
+            "size": 1,
+            "root": "00" * 32,
+            "timestamp": 0,
+            "key_id": 1,
+            "signature": "00" * 64,
+        },
+        {
+            "log": "x",
+            "size": True,
+            "root": "00" * 32,
+            "timestamp": 0,
+            "key_id": 1,
+            "signature": "00" * 64,
+        },
+        {
+            "log": "x",
+            "size": -1,
+            "root": "00" * 32,
+            "timestamp": 0,
+            "key_id": 1,
+            "signature": "00" * 64,
+        },
+        {
+            "log": "x",
+            "size": 2**70,
+            "root": "00" * 32,
+            "timestamp": 0,
+            "key_id": 1,
+            "signature": "00" * 64,
+        },
+        {
+            "log": "x",
+            "size": 1,
+            "root": "zz" * 32,
+            "timestamp": 0,
+            "key_id": 1,
+            "signature": "00" * 64,
+        },
+        {
+            "log": "x",
+            "size": 1,
+            "root": "00" * 31,
+            "timestamp": 0,
+            "key_id": 1,
+            "signature": "00" * 64,
+        },
+        {
+            "log": "x",
+            "size": 1,
+            "root": "00" * 32,
+            "timestamp": 0,
+            "key_id": 0,
+            "signature": "00" * 64,
+        },
+        {
+            "log": "x",
+            "size": 1,
+            "root": "00" * 32,
+            "timestamp": 0,
+            "key_id": 1,
+            "signature": "\u202e" * 64,
+        },
     ],
 )
 def test_malformed_tree_heads_raise_format_errors(document) -> None:
@@ -307,7 +370,9 @@ def test_malformed_tree_heads_raise_format_errors(document) -> None:
 
 def test_voice_receipt_round_trip_and_leaf_format() -> None:
     salt = bytes(range(16))
-    receipt = merkle.Receipt.for_voice(log="demo", index=4, signature="s-42", country="FR", salt=salt)
+    receipt = merkle.Receipt.for_voice(
+        log="demo", index=4, signature="s-42", country="FR", salt=salt
+    )
     assert receipt.data == (
         b"gathering-voice-v1\nsignature s-42\ncountry FR\nsalt 000102030405060708090a0b0c0d0e0f\n"
     )
@@ -355,11 +420,15 @@ def test_verify_receipt_end_to_end() -> None:
     key = Ed25519PrivateKey.generate()
     keys = {1: key.public_key().public_bytes_raw()}
     receipts = [
-        merkle.Receipt.for_voice(log="demo", index=i, signature=f"s{i}", country="IR", salt=merkle.new_salt())
+        merkle.Receipt.for_voice(
+            log="demo", index=i, signature=f"s{i}", country="IR", salt=merkle.new_salt()
+        )
         for i in range(13)
     ]
     hashes = [receipt.leaf_hash for receipt in receipts]
-    head = merkle.TreeHead(log="demo", size=13, root=merkle.root(hashes), timestamp=5, key_id=1).signed(key)
+    head = merkle.TreeHead(
+        log="demo", size=13, root=merkle.root(hashes), timestamp=5, key_id=1
+    ).signed(key)
     for receipt in receipts:
         path = merkle.inclusion_proof(receipt.index, 13, naive_hasher(hashes))
         proof = merkle.InclusionProof(log="demo", index=receipt.index, tree_size=13, path=path)
@@ -388,7 +457,11 @@ def test_pure_module_imports_no_django() -> None:
         "print('ok')"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False, env={"PYTHONPATH": str(source), "PATH": ""}
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PYTHONPATH": str(source), "PATH": ""},
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"

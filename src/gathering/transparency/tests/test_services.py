@@ -108,7 +108,9 @@ def test_batches_keep_indexes_gapless_and_heads_per_size() -> None:
     assert roots == {size: merkle.root(hashes[:size]) for size in [0, 16, 32, 48, 50]}
     # Levels 4 (16 leaves) are stored; other levels are computed from them when needed.
     assert set(Node.objects.filter(log=log).values_list("level", "index")) == {
-        (4, 0), (4, 1), (4, 2)
+        (4, 0),
+        (4, 1),
+        (4, 2),
     }
     assert NODE_STRIDE == 4
 
@@ -159,11 +161,15 @@ def test_proofs_from_stored_hashes_match_the_tree_for_every_size() -> None:
         for index in range(0, tree_size, 7):
             proof = selectors.get_inclusion_proof(log=log, index=index, tree_size=tree_size)
             assert proof.leaf_hash == hashes[index]
-            assert merkle.verify_inclusion(hashes[index], index, tree_size, proof.path, bytes(head.root))
+            assert merkle.verify_inclusion(
+                hashes[index], index, tree_size, proof.path, bytes(head.root)
+            )
         for first, old in heads.items():
             if first <= tree_size:
                 proof = selectors.get_consistency_proof(log=log, first=first, second=tree_size)
-                merkle.check_consistency(first, tree_size, bytes(old.root), bytes(head.root), proof.path)
+                merkle.check_consistency(
+                    first, tree_size, bytes(old.root), bytes(head.root), proof.path
+                )
     latest = selectors.get_inclusion_proof(log=log, index=size - 1)
     assert latest.tree_size == size
 

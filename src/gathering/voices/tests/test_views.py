@@ -202,3 +202,26 @@ def test_csv_cells_cannot_become_formulas():
     assert safe_cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
     assert safe_cell("+33") == "'+33"
     assert safe_cell("Ali") == "Ali"
+
+
+def test_the_api_gives_campaigns_counts_and_audit(client: Client):
+    campaign = CampaignFactory()
+    year = campaign.edition.year
+    listed = client.get(f"/api/voices/{year}/campaigns")
+    assert listed.status_code == 200 and listed.json()[0]["slug"] == campaign.slug
+    counts = client.get(f"/api/voices/{year}/campaigns/{campaign.slug}/counts")
+    assert counts.status_code == 200 and counts.json()["total"] == 0
+    audit = client.get(f"/api/voices/{year}/campaigns/{campaign.slug}/audit")
+    assert audit.status_code == 200 and audit.json()["leaves"] == 0
+    assert client.get(f"/api/voices/{year}/campaigns/nope/counts").status_code == 404
+    assert client.get("/api/voices/abc/campaigns").status_code == 400
+    assert client.get("/api/voices/1800/campaigns").status_code == 404
+
+
+def test_the_demo_has_campaigns(client: Client):
+    from gathering.program.demo import load_demo
+    from gathering.voices.demo import load_voices_demo
+
+    load_demo()
+    assert load_voices_demo() == 2
+    assert load_voices_demo() == 0

@@ -32,11 +32,14 @@ class Command(BaseCommand):
         from gathering.registration.demo import load_registration_demo
 
         categories = load_registration_demo()
+        from gathering.voices.demo import load_voices_demo
+
+        campaigns = load_voices_demo()
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo loaded: {summary.editions} editions, {summary.sessions} sessions, "
                 f"{summary.speakers} speakers ({summary.created} objects created, "
                 f"{summary.updated} updated, {summary.unchanged} unchanged); "
-                f"{categories} registration categories created."
+                f"{categories} registration categories and {campaigns} campaigns created."
             )
         )

@@ -15,7 +15,9 @@ from gathering.transparency import verify
 
 
 class Command(BaseCommand):
-    help = "Check a transparency-log receipt (verify receipt) or two tree heads (verify consistency)."
+    help = (
+        "Check a transparency-log receipt (verify receipt) or two tree heads (verify consistency)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("arguments", nargs=argparse.REMAINDER)
@@ -27,7 +29,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         status = verify.main(
-            list(options["arguments"]), stdout=self.stdout, stderr=self.stderr  # type: ignore[arg-type]
+            list(options["arguments"]),
+            stdout=self.stdout,
+            stderr=self.stderr,  # type: ignore[arg-type]
         )
         if status:
             raise CommandError("the check failed", returncode=status)

@@ -74,6 +74,7 @@ PERIODIC_JOBS: list[tuple[str, int]] = [
     ("expire_registrations", 60),
     ("purge_abuse_records", 300),
     ("integrate_logs", 1),
+    ("expire_signatures", 300),
 ]
 
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.urls import reverse
 
+from gathering.transparency import merkle
 from gathering.transparency import selectors as transparency_selectors
 from gathering.transparency.errors import TransparencyError
 from gathering.transparency.models import Log
@@ -45,30 +45,28 @@ def latest_tree_head(*, campaign: Campaign) -> PublishedHead | None:
 
 
 def receipt_for(*, signature: Signature) -> dict[str, Any] | None:
-    """The receipt of a counted signature (None if it never counted). ``leaf_index`` is None
-    until the log has integrated the leaf (within seconds)."""
+    """The receipt of a counted signature (None if it never counted), in the transparency
+    module's format (``merkle.Receipt``: log, index, leaf data in hex) with the leaf's fields
+    spelled out and where to fetch the tree head. ``index`` is None until the log has integrated
+    the leaf (within seconds); the receipt is complete then."""
     entry = signature.leaf
     if entry is None:
         return None
     campaign = signature.campaign
-    fields = leaves.leaf_fields(
-        log_slug=campaign.log_slug,
-        public_id=signature.public_id,
-        country=signature.country,
-        salt=signature.salt,
-    )
-    base = settings.SITE_URL + "/api/transparency/logs/" + campaign.log_slug
+    fields = {
+        "public_id": signature.public_id,
+        "country": signature.country,
+        "salt": signature.salt,
+    }
+    data = leaves.leaf_data(log_slug=campaign.log_slug, **fields)
     return {
+        "format": merkle.RECEIPT_FORMAT,
         "log": campaign.log_slug,
-        "leaf_index": entry.index,
-        "leaf": fields,
-        "leaf_data_hex": leaves.leaf_data(
-            log_slug=campaign.log_slug,
-            public_id=signature.public_id,
-            country=signature.country,
-            salt=signature.salt,
-        ).hex(),
-        "tree_head_url": base + "/tree-head",
-        "campaign_url": settings.SITE_URL
-        + reverse("voices:campaign-detail", args=[campaign.edition.year, campaign.slug]),
+        "index": entry.index,
+        "data": data.hex(),
+        "leaf": leaves.leaf_fields(log_slug=campaign.log_slug, **fields),
+        "server": settings.SITE_URL,
+        "tree_head_url": (
+            f"{settings.SITE_URL}/api/transparency/logs/{campaign.log_slug}/tree-head"
+        ),
     }

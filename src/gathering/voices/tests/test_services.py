@@ -331,24 +331,26 @@ def test_leaves_are_integrated_and_receipts_verify(smtp_sink, deliver, proof_of_
     for signature in signatures:
         signature.refresh_from_db()
         receipt = receipts.receipt_for(signature=signature)
-        assert receipt is not None and receipt["leaf_index"] is not None
+        assert receipt is not None and receipt["index"] is not None
+        parsed = merkle.Receipt.from_json(receipt)
         data = leaves.leaf_data(
             log_slug=campaign.log_slug,
             public_id=signature.public_id,
             country=signature.country,
             salt=signature.salt,
         )
-        assert bytes.fromhex(receipt["leaf_data_hex"]) == data
-        proof = transparency_proof(log, receipt["leaf_index"], head.size)
+        assert parsed.data == data
+        assert b"Signer" not in data and b"@" not in data
+        proof = transparency_proof(log, receipt["index"], head.size)
         merkle.verify_inclusion(
-            merkle.leaf_hash(data), receipt["leaf_index"], head.size, proof, bytes(head.root)
+            merkle.leaf_hash(data), receipt["index"], head.size, proof, bytes(head.root)
         )
 
 
 def transparency_proof(log, index: int, size: int) -> list[bytes]:
     from gathering.transparency import selectors as transparency_selectors
 
-    return list(transparency_selectors.get_inclusion_proof(log=log, index=index, tree_size=size))
+    return transparency_selectors.get_inclusion_proof(log=log, index=index, tree_size=size).path
 
 
 def test_held_signatures_are_approved_or_rejected(smtp_sink, deliver):
@@ -404,3 +406,14 @@ def test_small_countries_are_counted_together(smtp_sink, deliver, proof_of_work)
     counts = selectors.count_by_country(campaign=campaign, fresh=True)
     assert [(c.country, c.count) for c in counts.countries] == [("FR", 2), (selectors.OTHER, 2)]
     assert counts.total == 4
+
+
+def test_the_expiry_command_reports_what_it_did(proof_of_work):
+    import io
+
+    from django.core.management import call_command
+
+    services.sign(campaign=CampaignFactory(), request=sign_request())
+    out = io.StringIO()
+    call_command("expire_signatures", stdout=out)
+    assert "0 unconfirmed signature(s) deleted" in out.getvalue()

@@ -300,7 +300,7 @@ def counts_pdf(*, campaign: Campaign, language: str, at: dt.datetime | None = No
         )
         number_width = 40.0
         name_width = _WIDTH - number_width - 4
-        header = [
+        header: list[_Cell] = [
             (_("Country"), 0.0, name_width, "start", False),
             (_("Signatures"), name_width + 4, number_width, "end", False),
         ]
@@ -390,7 +390,7 @@ def signatories_pdf(*, campaign: Campaign, language: str, at: dt.datetime | None
         number_width, country_width, city_width = 16.0, 40.0, 45.0
         name_width = _WIDTH - number_width - country_width - city_width - 12
         columns = (0.0, number_width + 4, number_width + name_width + 8, _WIDTH - country_width)
-        header = [
+        header: list[_Cell] = [
             ("#", columns[0], number_width, "end", False),
             (_("Name"), columns[1], name_width, "start", False),
             (_("City"), columns[2], city_width, "start", False),

@@ -276,6 +276,7 @@ def _held_reason(post: QueryDict, *, approve: bool) -> str:
     if approve:
         return ""
     form = ReasonForm(post)
+    form.fields["reason"].error_messages["required"] = _("Give the reason: it is published.")
     if not form.is_valid():
         errors = form.errors.get("reason") or [_("Give the reason: it is published.")]
         raise BadRequestError(str(errors[0]))

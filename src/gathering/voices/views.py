@@ -144,6 +144,9 @@ class CampaignDetailView(View):
                 "is_open": campaign.is_open(),
                 "messages_wall": selectors.list_wall_messages(campaign=campaign, limit=30),
                 "endorsements": selectors.list_endorsements(campaign=campaign),
+                "widget_url": request.build_absolute_uri(
+                    reverse("voices:widget", args=[campaign.edition.year, campaign.slug])
+                ),
                 **counts_context(campaign),
             },
             edition=campaign.edition,

@@ -84,12 +84,10 @@ def hit(*, scope: str, key: str, limit: int, window: int, now: float | None = No
 
 @functools.cache
 def _upsert_sql() -> str:
-    opts = RateCounter._meta
     quote = connection.ops.quote_name
-    table = quote(opts.db_table)
-    scope, hashed_key, window_start, hits, expires = (
-        quote(opts.get_field(name).column)
-        for name in ("scope", "hashed_key", "window_start", "hits", "expires")
+    table, scope, hashed_key, window_start, hits, expires = map(
+        quote,
+        (RateCounter._meta.db_table, "scope", "hashed_key", "window_start", "hits", "expires"),
     )
     return (
         f"INSERT INTO {table} ({scope}, {hashed_key}, {window_start}, {hits}, {expires}) "  # noqa: S608  (names from the model, values bound)

@@ -19,12 +19,12 @@ from gathering.abuse.models import RateCounter, SpentChallenge
 
 @functools.cache
 def _spend_sql() -> str:
-    opts = SpentChallenge._meta
     quote = connection.ops.quote_name
-    challenge = quote(opts.get_field("challenge").column)
+    table, challenge, expires_at = map(
+        quote, (SpentChallenge._meta.db_table, "challenge", "expires_at")
+    )
     return (
-        f"INSERT INTO {quote(opts.db_table)} ({challenge}, "
-        f"{quote(opts.get_field('expires_at').column)}) VALUES (%s, %s) "
+        f"INSERT INTO {table} ({challenge}, {expires_at}) VALUES (%s, %s) "  # noqa: S608  (names from the model, values bound)
         f"ON CONFLICT ({challenge}) DO NOTHING"
     )
 
@@ -41,7 +41,7 @@ def spend_challenge(*, challenge: str, expires_at: dt.datetime) -> bool:
     key = SpentChallenge._meta.pk.get_db_prep_value(uuid.UUID(hex=challenge[:32]), connection)
     with connection.cursor() as cursor:
         cursor.execute(_spend_sql(), [key, connection.ops.adapt_datetimefield_value(expires_at)])
-        return cursor.rowcount == 1
+        return bool(cursor.rowcount == 1)
 
 
 @dataclass(frozen=True)

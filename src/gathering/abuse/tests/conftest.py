@@ -36,7 +36,9 @@ def redis_url_or_skip() -> str:
     return url
 
 
-def run_together(work: Callable[[int], object], count: int) -> tuple[list[object], list[BaseException]]:
+def run_together(
+    work: Callable[[int], object], count: int
+) -> tuple[list[object], list[BaseException]]:
     """Run ``work(i)`` in ``count`` threads released at once (each with its own database
     connection); return their results and exceptions."""
     barrier = threading.Barrier(count)

@@ -172,12 +172,12 @@ def test_a_replay_with_padding_or_whitespace_is_still_a_replay(solved) -> None:
 def test_a_rolled_back_transaction_does_not_spend_the_challenge(solved) -> None:
     payload = solved()
 
-    class Boom(Exception):
+    class BoomError(Exception):
         pass
 
-    with pytest.raises(Boom), transaction.atomic():
+    with pytest.raises(BoomError), transaction.atomic():
         assert altcha.verify_solution(payload=payload).ok
-        raise Boom
+        raise BoomError
     assert not SpentChallenge.objects.exists()
     assert altcha.verify_solution(payload=payload).ok
 

@@ -29,7 +29,7 @@ def test_one_solution_used_by_many_at_once_is_accepted_once(solved) -> None:
 def test_a_rolled_back_winner_leaves_the_challenge_to_the_next(solved) -> None:
     payload = solved()
 
-    class Boom(Exception):
+    class BoomError(Exception):
         pass
 
     def use(i: int) -> Status:
@@ -37,9 +37,9 @@ def test_a_rolled_back_winner_leaves_the_challenge_to_the_next(solved) -> None:
             with transaction.atomic():
                 status = altcha.verify_solution(payload=payload).status
                 if i == 0 and status is Status.OK:
-                    raise Boom
+                    raise BoomError
                 return status
-        except Boom:
+        except BoomError:
             return Status.MISSING  # marks "rolled back" in the results
 
     results, errors = run_together(use, 2)

@@ -36,11 +36,11 @@ def test_challenge_endpoint_refuses_posts(client) -> None:
 
 
 def _render_widget(language: str, **context: object) -> str:
-    template = Template(
-        '{% include "abuse/altcha_widget.html" with language=language %}'
-    )
+    template = Template('{% include "abuse/altcha_widget.html" with language=language %}')
     with translation.override(language):
-        return template.render(Context({"language": language, "LANGUAGE_CODE": language, **context}))
+        return template.render(
+            Context({"language": language, "LANGUAGE_CODE": language, **context})
+        )
 
 
 def _strings(rendered: str) -> dict[str, str]:
@@ -94,7 +94,9 @@ class SignForm(HoneypotFormMixin):
 
 def test_honeypot_renders_hidden_unfocusable_and_unlabelled_in_the_layout() -> None:
     rendered = str(SignForm())
-    match = re.search(r'<div class="abuse-honeypot" hidden aria-hidden="true">.*?</div>', rendered, re.S)
+    match = re.search(
+        r'<div class="abuse-honeypot" hidden aria-hidden="true">.*?</div>', rendered, re.S
+    )
     assert match, rendered
     field = match.group(0)
     assert 'name="website"' in field
@@ -118,7 +120,9 @@ def test_honeypot_renders_hidden_unfocusable_and_unlabelled_in_the_layout() -> N
     ],
 )
 def test_honeypot_is_never_an_error_and_tells_when_filled(value, filled) -> None:
-    form = SignForm(data={"name": "Ali", "website": value} if value is not None else {"name": "Ali"})
+    form = SignForm(
+        data={"name": "Ali", "website": value} if value is not None else {"name": "Ali"}
+    )
     assert form.is_valid(), form.errors
     assert form.honeypot_filled() is filled
     assert is_honeypot_filled(value) is filled

@@ -104,8 +104,9 @@ def test_widget_solves_our_challenge_and_the_server_accepts_it_once(
 
     origin = urlsplit(live_server.url).netloc
     elsewhere = [
-        url for url in requests if urlsplit(url).scheme in {"http", "https", "ws", "wss"}
-        and urlsplit(url).netloc != origin
+        url
+        for url in requests
+        if urlsplit(url).scheme in {"http", "https", "ws", "wss"} and urlsplit(url).netloc != origin
     ]
     assert elsewhere == []
     paths = {urlsplit(url).path for url in requests if urlsplit(url).netloc == origin}

@@ -26,7 +26,7 @@ class SignForm(forms.Form):
     name = forms.CharField(
         label=_("Your name, as it may be shown (optional)"),
         required=False,
-        max_length=validation.registration_validation.NAME_MAX_LENGTH,
+        max_length=validation.NAME_MAX_LENGTH,
         widget=forms.TextInput(attrs={**_TEXT_INPUT, "autocomplete": "name"}),
     )
     show_name = forms.BooleanField(
@@ -34,7 +34,7 @@ class SignForm(forms.Form):
     )
     email = forms.CharField(
         label=_("Email address"),
-        max_length=validation.registration_validation.EMAIL_MAX_LENGTH,
+        max_length=validation.EMAIL_MAX_LENGTH,
         widget=forms.EmailInput(attrs={"dir": "ltr", "autocomplete": "email"}),
         error_messages={"required": _("Enter your email address.")},
         help_text=_("We email you a link to confirm your signature."),

@@ -25,6 +25,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, QuerySet
@@ -436,7 +437,13 @@ def end_abuse_window(*, at: dt.datetime | None = None) -> int:
 
 def review_held(*, signature: Signature, approve: bool, reason: str, moderator: object) -> None:
     """Decide on a held signature: approving counts it (its leaf is queued), rejecting
-    invalidates it (published as a count with ``reason``)."""
+    invalidates it (published as a count with ``reason``). Raises ModerationError when the
+    signature is not held, or a rejection has no valid reason."""
+    if not approve:
+        try:
+            reason = validation.clean_reason(reason)
+        except ValidationError as error:
+            raise ModerationError(error.messages[0]) from None
     with transaction.atomic():
         locked = (
             Signature.objects.select_for_update().select_related("campaign").get(pk=signature.pk)
@@ -564,7 +571,7 @@ def _invalidate(
         kind=kind,
         reason=reason,
         criteria=criteria,
-        created_by=moderator if getattr(moderator, "pk", None) else None,
+        created_by=moderator if isinstance(moderator, User) else None,
     )
     matched = Signature.objects.filter(pk__in=ids)
     invalidation.count = len(ids)

@@ -17,6 +17,8 @@ from gathering.registration import validation as registration_validation
 MESSAGE_MAX_LENGTH = 500
 REASON_MAX_LENGTH = 300
 CITY_MAX_LENGTH = registration_validation.CITY_MAX_LENGTH
+NAME_MAX_LENGTH = registration_validation.NAME_MAX_LENGTH
+EMAIL_MAX_LENGTH = registration_validation.EMAIL_MAX_LENGTH
 # Invisible characters with no place in a shown name or message (ZWNJ/ZWJ are allowed).
 _INVISIBLE = frozenset("\u200b\u2060\ufeff\u180e\u00ad")
 

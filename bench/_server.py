@@ -59,14 +59,24 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def processes_cpu_seconds(name: str) -> float:
-    """CPU time used so far by every process called ``name`` (e.g. "postgres")."""
+def processes_cpu_seconds(name: str, *, database: str | None = None) -> float:
+    """CPU time used so far by every process called ``name`` (e.g. "postgres"). With
+    ``database``, PostgreSQL's connections and autovacuum workers of other databases are left
+    out: other work on the machine (test suites) has its own, which come and go."""
     total = 0.0
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
-                if (entry / "comm").read_text().strip() == name:
-                    total += _cpu_seconds(int(entry.name))
+                if (entry / "comm").read_text().strip() != name:
+                    continue
+                if database is not None:
+                    title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                    of_a_database = (
+                        "(" in title or "[local]" in title or "autovacuum worker" in title
+                    )
+                    if of_a_database and database not in title.split():
+                        continue
+                total += _cpu_seconds(int(entry.name))
     return total
 
 

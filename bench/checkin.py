@@ -214,7 +214,7 @@ def measure(
             raise SystemExit(f"[{name}] the probe check-in answered {status!r}")
         load = os.getloadavg()[0]
         on_postgres = "DATABASE_URL" in (env or {})
-        database = processes_cpu_seconds("postgres") if on_postgres else 0.0
+        database = processes_cpu_seconds("postgres", database=PG_BENCH_DB) if on_postgres else 0.0
         server_cpu = server.cpu_seconds()
         figures = run_wrk(
             wrk,
@@ -230,7 +230,11 @@ def measure(
             threads=options.threads,
         )
         server_cpu = server.cpu_seconds() - server_cpu
-        database_cpu = processes_cpu_seconds("postgres") - database if on_postgres else 0.0
+        database_cpu = (
+            processes_cpu_seconds("postgres", database=PG_BENCH_DB) - database
+            if on_postgres
+            else 0.0
+        )
     count = max(figures["requests"], 1)
     print(
         f"[{name}] {figures['rps']:9,.0f} check-ins/s   p50 {figures['p50']:6.2f} ms   "

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost, RequestDataTooBig
@@ -52,7 +53,7 @@ class DeviceScanMiddleware:
         # What the middleware below this one does to an API request and its answer, for the
         # answers given here.
         self.locale = LocaleMiddleware(get_response)
-        self.finishers = [
+        self.finishers: list[Callable[[HttpRequest, Any], HttpResponseBase]] = [
             self.locale.process_response,
             CommonMiddleware(get_response).process_response,
             XFrameOptionsMiddleware(get_response).process_response,
@@ -104,7 +105,8 @@ class DeviceScanMiddleware:
         if plain is None:
             return None
         device, batch, language = plain
-        request.auth = device  # type: ignore[attr-defined]  (as ninja sets it)
+        # As ninja sets it, for whatever reads it (an error page, a log).
+        request.auth = device  # type: ignore[attr-defined]
         set_fallback_language(None)
         try:
             # The language as LocaleMiddleware and then the endpoint's ``lang`` decide it.
@@ -117,7 +119,7 @@ class DeviceScanMiddleware:
                 )
             except CheckinError:
                 return None  # ninja's 422, through the whole stack
-            except Exception as error:  # noqa: BLE001  (as Django's handler turns it into a 500)
+            except Exception as error:  # as Django's handler does: a 500, logged
                 response = response_for_exception(request, error)
             for finish in self.finishers:
                 response = finish(request, response)

@@ -7,6 +7,11 @@ database, so the ALTCHA key is the server's own).
         solved proof of work. Prints the edition's year.
     python bench/_voices_setup.py report SLUG
         the campaign's signatures, its transparency log and the outbox, as JSON.
+    python bench/_voices_setup.py profile SLUG COUNT
+        cProfile of COUNT submissions and COUNT confirmations through the whole Django stack
+        (middleware, CSRF, form, service, templates; Django's test client, one thread, no HTTP
+        server), after a warm-up; prints where the time goes (and saves the profiles as
+        $VOICES_PROFILE_DUMP-sign.prof and -confirm.prof when that is set).
 
 The proofs of work are real, single-use solutions of challenges signed with the server's key:
 made with ``altcha.create_challenge(number=…)``, which draws the challenge around a number the
@@ -96,9 +101,7 @@ def report(slug: str) -> None:
         .exclude(review=Signature.Review.HELD)
         .count()
     )
-    duplicates = (
-        signatures.values("email_hash").annotate(n=Count("id")).filter(n__gt=1).count()
-    )
+    duplicates = signatures.values("email_hash").annotate(n=Count("id")).filter(n__gt=1).count()
     log = Log.objects.filter(slug=campaign.log_slug).first()
     entries = Entry.objects.filter(log=log) if log else Entry.objects.none()
     indexed = entries.filter(index__isnull=False).aggregate(
@@ -128,10 +131,100 @@ def report(slug: str) -> None:
     )
 
 
+def profile(slug: str, count: int) -> None:
+    import cProfile
+    import pstats
+    import re
+    import tempfile
+    import time
+
+    from django.test import Client
+
+    from gathering.outbox.models import OutboxEmail
+
+    out = tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False)  # noqa: SIM115
+    out.close()
+    run = f"profile{int(time.time())}"
+    prepare(slug, count + 50, run, out.name)
+    year = Edition.objects.order_by("-year").values_list("year", flat=True).first()
+    bodies = open(out.name).read().splitlines()  # noqa: SIM115
+    os.unlink(out.name)
+    client = Client(enforce_csrf_checks=True, HTTP_HOST="127.0.0.1")
+    path = f"/en/{year}/voices/{slug}/"
+    page = client.get(path).content.decode()
+    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    if match is None:
+        raise SystemExit("no CSRF token on the campaign page")
+    csrf = match.group(1)
+
+    def sign(body: str) -> None:
+        response = client.post(
+            path,
+            data=f"csrfmiddlewaretoken={csrf}&{body}",
+            content_type="application/x-www-form-urlencoded",
+        )
+        if response.status_code != 302:
+            raise SystemExit(f"answered {response.status_code}")
+
+    def confirm(token: str) -> None:
+        response = client.post(
+            f"/en/voice/{token}/confirm/",
+            data=f"csrfmiddlewaretoken={csrf}",
+            content_type="application/x-www-form-urlencoded",
+        )
+        if response.status_code != 302:
+            raise SystemExit(f"answered {response.status_code}")
+
+    for body in bodies[:50]:  # warm-up: imports, caches, prepared statements
+        sign(body)
+    started, cpu = time.perf_counter(), time.process_time()
+    for body in bodies[50 : 50 + count // 2]:
+        sign(body)
+    each = (time.perf_counter() - started) / (count // 2) * 1000
+    each_cpu = (time.process_time() - cpu) / (count // 2) * 1000
+    print(f"== submissions without the profiler: {each:.2f} ms each, {each_cpu:.2f} ms of CPU")
+    # CPU time, not wall time: other work on the machine does not inflate the figures (the
+    # disk flush of each commit then shows as almost nothing: see the wall figures above).
+    profiler = cProfile.Profile(time.process_time)
+    profiler.enable()
+    for body in bodies[50 + count // 2 :]:
+        sign(body)
+    profiler.disable()
+    print(f"== {count - count // 2} submissions under cProfile (CPU time)")
+    if dump := os.environ.get("VOICES_PROFILE_DUMP"):
+        profiler.dump_stats(f"{dump}-sign.prof")
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+
+    tokens = [
+        row.context["confirm_token"]
+        for row in OutboxEmail.objects.filter(kind="voices.confirm").order_by("-id")[:count]
+        if row.context
+    ]
+    half = len(tokens) // 2
+    started, cpu = time.perf_counter(), time.process_time()
+    for token in tokens[:half]:
+        confirm(token)
+    each = (time.perf_counter() - started) / half * 1000
+    each_cpu = (time.process_time() - cpu) / half * 1000
+    print(f"== confirmations without the profiler: {each:.2f} ms each, {each_cpu:.2f} ms of CPU")
+    profiler = cProfile.Profile(time.process_time)
+    profiler.enable()
+    for token in tokens[half:]:
+        confirm(token)
+    profiler.disable()
+    print(f"== {len(tokens) - half} confirmations under cProfile (CPU time)")
+    if dump := os.environ.get("VOICES_PROFILE_DUMP"):
+        profiler.dump_stats(f"{dump}-confirm.prof")
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(35)
+
+
 def main() -> None:
     command = sys.argv[1]
     if command == "prepare":
         prepare(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5])
+    elif command == "profile":
+        profile(sys.argv[2], int(sys.argv[3]))
     elif command == "report":
         report(sys.argv[2])
     else:

@@ -33,6 +33,7 @@ script creates and drops. Target (issue 4): >= 1,000 submissions/s with p99 < 10
 
     .venv/bin/python bench/voices.py [--submissions 6000] [--connections 16] [--no-postgres]
         [--redis redis://127.0.0.1:6379/14]
+    .venv/bin/python bench/voices.py --profile 400     (cProfile of the views, in-process)
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ import logging
 import os
 import re
 import resource
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -71,15 +74,17 @@ CONFIRM_LINK = re.compile(r"/voice/([A-Za-z0-9_-]{43})/confirm/")
 NO_LIMIT = "1000000000"
 
 # One item per request, each thread its own share (items id, id + n, id + 2n, ...). Once its
-# share is sent, a thread sends a cheap GET (FILLER, answered 200 and not counted) on the
-# connections still open, and stops as soon as every item it sent has been answered. A sign or
-# confirm request succeeds with a 302; anything else is a failure.
+# share is sent, a thread sends a cheap GET (FILLER, answered 200 and not counted; wrk must send
+# something) every 50 ms per connection still open, and stops as soon as every item it sent has
+# been answered, or GRACE seconds later (a connection that broke loses its answer: that item is
+# then neither acknowledged nor failed). A sign or confirm request succeeds with a 302 only.
 LUA = r"""
 local mode = os.getenv("V_MODE")
 local path = os.getenv("V_PATH")
 local filler = os.getenv("V_FILLER")
 local token = os.getenv("V_TOKEN")
 local nthreads = tonumber(os.getenv("V_THREADS"))
+local grace = tonumber(os.getenv("V_GRACE"))
 local headers = {
   ["Content-Type"] = "application/x-www-form-urlencoded",
   ["Cookie"] = "csrftoken=" .. os.getenv("V_COOKIE"),
@@ -89,6 +94,8 @@ for line in io.lines(os.getenv("V_ITEMS")) do items[#items + 1] = line end
 local threads = {}
 local next_id = 0
 counter, sent, acked, failed, fillers = 0, 0, 0, 0, 0
+local exhausted_at = nil
+local stopped = false
 
 function setup(thread)
   thread:set("id", next_id)
@@ -96,14 +103,46 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
+local function exhausted()
+  return counter * nthreads + id + 1 > #items
+end
+
 local function finished()
-  return counter * nthreads + id + 1 > #items and acked + failed >= sent
+  if not exhausted() then return false end
+  if exhausted_at == nil then exhausted_at = os.time() end
+  return acked + failed >= sent or os.time() - exhausted_at > grace
+end
+
+-- wrk's main thread sleeps for the whole -d: a thread that is done says so on stderr, and the
+-- bench interrupts wrk (SIGINT) once every thread has, which makes wrk report at once.
+local function stop()
+  if not stopped then
+    stopped = true
+    io.stderr:write("V_DONE\n")
+    io.stderr:flush()
+    wrk.thread:stop()
+  end
+end
+
+function delay()
+  if exhausted() then return 50 end
+  return 0
+end
+
+-- wrk calls request() once on its first thread before the run, to check the script, and
+-- never sends that request: it must not take an item.
+function init(args)
+  checking = id == 0
 end
 
 function request()
+  if checking then
+    checking = false
+    return wrk.format("GET", filler)
+  end
   local index = counter * nthreads + id + 1
   if index > #items then
-    if finished() then wrk.thread:stop() end
+    if finished() then stop() end
     return wrk.format("GET", filler)
   end
   counter = counter + 1
@@ -124,7 +163,7 @@ function response(status, headers, body)
   else
     failed = failed + 1
   end
-  if finished() then wrk.thread:stop() end
+  if finished() then stop() end
 end
 
 function done(summary, latency, requests)
@@ -198,7 +237,7 @@ def run_wrk(
         script.write(LUA)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
-        output = subprocess.run(
+        process = subprocess.Popen(
             [
                 wrk,
                 f"-t{threads}",
@@ -211,11 +250,24 @@ def run_wrk(
                 script.name,
                 url,
             ],
-            check=True,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            env={**os.environ, **env, "V_THREADS": str(threads)},
-        ).stdout
+            env={**os.environ, **env, "V_THREADS": str(threads), "V_GRACE": "12"},
+        )
+        if process.stderr is None or process.stdout is None:
+            raise RuntimeError("no pipes")
+        done = 0
+        for line in process.stderr:
+            if line.strip() == "V_DONE":
+                done += 1
+                if done == threads:
+                    process.send_signal(signal.SIGINT)
+            else:
+                sys.stderr.write(line)
+        output = process.stdout.read()
+        if process.wait() != 0:
+            raise SystemExit(f"wrk failed:\n{output}")
     finally:
         Path(script.name).unlink()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -227,19 +279,22 @@ def run_wrk(
     if counts is None:
         raise SystemExit(f"wrk said:\n{output}")
     runtime = re.search(r"requests in ([\d.]+)(us|ms|s|m)", output)
-    assert runtime is not None
-    seconds = float(runtime.group(1)) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[
-        runtime.group(2)
-    ]
+    if runtime is None:
+        raise SystemExit(f"wrk said:\n{output}")
+    seconds = (
+        float(runtime.group(1)) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[runtime.group(2)]
+    )
     sent, acked, failed, fillers = (int(value) for value in counts.groups())
-    timeouts = re.search(r"timeout (\d+)", output)
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
     return {
         "seconds": seconds,
         "sent": sent,
         "acked": acked,
         "failed": failed,
         "fillers": fillers,
-        "timeouts": int(timeouts.group(1)) if timeouts else 0,
+        "socket_errors": sum(int(n) for n in errors.groups()) if errors else 0,
         "rps": acked / seconds if seconds else 0.0,
         "p50": latencies[50],
         "p99": latencies[99],
@@ -286,18 +341,28 @@ def _print_phase(name: str, what: str, figures: dict[str, Any], cpu: tuple[float
     verdict = ""
     if what == "submissions":
         met = figures["rps"] >= TARGET_RPS and figures["p99"] < TARGET_P99_MS
-        verdict = f"   target >= {TARGET_RPS}/s, p99 < {TARGET_P99_MS} ms: {'met' if met else 'NOT met'}"
+        verdict = (
+            f"   target >= {TARGET_RPS}/s, p99 < {TARGET_P99_MS} ms: {'met' if met else 'NOT met'}"
+        )
     print(
         f"[{name}] {what}: {figures['rps']:8,.1f}/s   p50 {figures['p50']:7.2f} ms   "
         f"p99 {figures['p99']:7.2f} ms   acknowledged {figures['acked']:,} of "
-        f"{figures['sent']:,}   failed {figures['failed']:,}   timeouts {figures['timeouts']}   "
+        f"{figures['sent']:,}   failed {figures['failed']:,}   socket errors {figures['socket_errors']}   "
         f"in {figures['seconds']:.1f} s{verdict}"
     )
     print(
         f"[{name}]   CPU per {what[:-1]}: server+worker {server / count * 1000:.2f} ms, "
-        f"postgres {database / count * 1000:.2f} ms, wrk {figures['wrk_cpu'] / count * 1000:.2f} "
+        f"postgres {_postgres(database, count)}, wrk {figures['wrk_cpu'] / count * 1000:.2f} "
         f"ms, SMTP sink {sink / count * 1000:.2f} ms"
     )
+
+
+def _postgres(seconds: float, count: int) -> str:
+    # The sum over the postgres processes alive at both ends: a backend that exits meanwhile
+    # (another client's) takes its CPU time with it, and the figure can even come out negative.
+    if seconds <= 0:
+        return "n/a (backends came and went)"
+    return f"{seconds / count * 1000:.2f} ms (live backends only)"
 
 
 def _wait_for_emails(sink: Sink, *, start: int, expected: int, patience: float) -> float:
@@ -370,9 +435,7 @@ def measure(
     tokens_file = tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False)  # noqa: SIM115
     tokens_file.close()
     try:
-        with production_server(
-            workers=options.workers, env=environment, prepare=prepare
-        ) as server:
+        with production_server(workers=options.workers, env=environment, prepare=prepare) as server:
             base = server.base_url
             path = f"/en/{year[0]}/voices/{SLUG}/"
             cookie, token = form_token(base + path)
@@ -474,6 +537,44 @@ def _check(
     print(f"[{name}] checks: {'all good' if not problems else 'PROBLEMS: ' + '; '.join(problems)}")
 
 
+def profile(count: int) -> None:
+    """cProfile of the sign and confirm views in-process (``_voices_setup.py profile``), on a
+    throw-away data folder and SQLite database."""
+    data = tempfile.mkdtemp(prefix="gathering-bench-")
+    environment = {
+        **os.environ,
+        "GATHERING_DATA_DIR": data,
+        "DEBUG": "0",
+        "LOG_LEVEL": "WARNING",
+        "VOICES_LIMIT_ADDRESS": NO_LIMIT,
+        "VOICES_LIMIT_NETWORK": NO_LIMIT,
+        "VOICES_LIMIT_DOMAIN": NO_LIMIT,
+    }
+    environment.pop("GATHERING_TESTING", None)
+    try:
+        subprocess.run(
+            [str(BIN / "gathering"), "setup"],
+            env=environment,
+            check=True,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+        )
+        subprocess.run(
+            [
+                str(BIN / "python"),
+                str(ROOT / "bench" / "_voices_setup.py"),
+                "profile",
+                SLUG,
+                str(count),
+            ],
+            env=environment,
+            check=True,
+            cwd=ROOT,
+        )
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--submissions", type=int, default=6000, help="per database")
@@ -490,7 +591,15 @@ def main() -> None:
     parser.add_argument("--redis", default="", help="REDIS_URL for the rate limits and cache")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="N", help="profile N requests in-process instead"
+    )
     options = parser.parse_args()
+    if options.profile:
+        os.environ.pop("DATABASE_URL", None)
+        os.environ.pop("REDIS_URL", None)
+        profile(options.profile)
+        return
     wrk = ensure_wrk()
     if options.server_threads:
         os.environ["WEB_THREADS"] = str(options.server_threads)
@@ -512,9 +621,7 @@ def main() -> None:
     controller.start()
     try:
         if not options.no_sqlite:
-            measure(
-                "SQLite", options=options, wrk=wrk, sink=sink, smtp_port=smtp_port, env=redis
-            )
+            measure("SQLite", options=options, wrk=wrk, sink=sink, smtp_port=smtp_port, env=redis)
         if options.no_postgres:
             pass
         elif port_open("127.0.0.1", 5432):

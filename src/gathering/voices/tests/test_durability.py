@@ -413,8 +413,13 @@ def test_no_signature_lost_or_counted_twice_when_the_server_is_killed(
     assert first.acked, "nothing was acknowledged before the kill"
     assert first.unknown, "the kill left no submission unanswered: it came too late"
 
-    # 2. Restart; what was not acknowledged is submitted again, as a person would.
+    # 2. Restart: every acknowledged submission is there, once. What was not acknowledged is
+    # submitted again, as a person would.
     server.start()
+    after_kill = json.loads(server.python(STATE % SLUG, json.dumps(emails)))["by_email"]
+    for email in first.acked:
+        assert len(after_kill[email]) == 1, f"acknowledged, then {after_kill[email]}"
+    assert all(len(rows) <= 1 for rows in after_kill.values())
     client = Client(server, year)
     unanswered = [email for email in emails if email not in first.acked]
     second = client.post_all(unanswered, body=sign_body, path=lambda _e: client.path, ok=signed)
@@ -427,6 +432,12 @@ def test_no_signature_lost_or_counted_twice_when_the_server_is_killed(
     assert all(len(rows) == 1 for rows in state["by_email"].values())
     assert state["signatures"] == SIGNERS
     assert state["duplicate_hashes"] == 0 and state["unknown_signatures"] == 0
+    stored_unanswered = sum(1 for email in first.unknown if after_kill[email])
+    # Shown when the test fails: how the kill fell.
+    print(
+        f"kill during submissions: {len(first.acked)} acknowledged, {len(first.unknown)} "
+        f"unanswered, of which {stored_unanswered} had been stored"
+    )
     assert all(rows[0][3] == [] for rows in state["by_email"].values()), "flagged signatures"
 
     # 3. The links come by email. A kill of the worker mid-send leaves up to one chunk "in
@@ -470,6 +481,11 @@ def test_no_signature_lost_or_counted_twice_when_the_server_is_killed(
     second_confirm = client.post_all(rest, body=lambda _t: "", path=confirm_path, ok=confirmed)
     assert not second_confirm.unknown and not second_confirm.refused
     assert first_confirm.acked | second_confirm.acked == set(tokens)
+    print(
+        f"kill during confirmations: {len(first_confirm.acked)} acknowledged, "
+        f"{len(first_confirm.unknown)} unanswered; links re-sent after a lost email: "
+        f"{len(missing)}"
+    )
 
     # 5. Every signature is confirmed and counted once; the worker integrates every leaf once.
     def log_size() -> int:

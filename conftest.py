@@ -14,7 +14,10 @@ def _clear_cache() -> None:
     # Page caches live in process memory (or Redis): one test's pages must not serve another's.
     from django.core.cache import cache
 
+    from gathering.core.local_cache import clear_all
+
     cache.clear()
+    clear_all()
 
 
 @pytest.fixture(autouse=True)

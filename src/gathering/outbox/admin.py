@@ -11,24 +11,26 @@ from django.http import HttpRequest
 from gathering.core.admin import GatheringModelAdmin
 from gathering.outbox.models import OutboxEmail
 
+AUDIT_FIELDS: tuple[str, ...] = (
+    "kind",
+    "language",
+    "status",
+    "attempts",
+    "last_error",
+    "message_id",
+    "created_at",
+    "send_after",
+    "claimed_until",
+    "sent_at",
+)
+
 
 @admin.register(OutboxEmail)
 class OutboxEmailAdmin(GatheringModelAdmin):
     list_display = ["id", "kind", "language", "status", "attempts", "created_at", "sent_at"]
     list_filter = ["status", "kind"]
-    fields = [
-        "kind",
-        "language",
-        "status",
-        "attempts",
-        "last_error",
-        "message_id",
-        "created_at",
-        "send_after",
-        "claimed_until",
-        "sent_at",
-    ]
-    readonly_fields = fields
+    fields = AUDIT_FIELDS
+    readonly_fields = AUDIT_FIELDS
     ordering = ["-id"]
     show_full_result_count = False
 

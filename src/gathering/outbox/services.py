@@ -94,19 +94,21 @@ def queue_email(
     back. ``context`` must be JSON-serialisable (TypeError otherwise) and hold only what the
     builder of ``kind`` needs; it is stored encrypted, like ``to``, and both are erased once
     the email is sent. Raises UnknownEmailKindError for a kind nobody registered and
-    InvalidEmailError for an empty recipient or a language the site does not offer.
+    InvalidEmailError for a recipient that is no address (or smuggles a line break) or a language the site does not offer.
     """
     kinds.get_builder(kind)
-    if not to or not isinstance(to, str):
-        raise InvalidEmailError("An email needs a recipient.")
+    if not isinstance(to, str) or "@" not in to or "\r" in to or "\n" in to:
+        # Callers validate addresses; this only stops header injection reaching the worker.
+        raise InvalidEmailError("An email needs one recipient address.")
     if language not in _languages():
         raise InvalidEmailError(f"Language {language!r} is not one of the site's languages.")
     at = now()
+    stored: Any = context  # an EncryptedJSONField takes any JSON value
     return OutboxEmail.objects.create(
         kind=kind,
         language=language,
         recipient=to,
-        context=context,
+        context=stored,
         created_at=at,
         send_after=send_after or at,
     )
@@ -142,8 +144,7 @@ def send_pending(*, limit: int = 200) -> SendReport:
             _close_quietly(mailer)
     if report.claimed or report.in_doubt:
         logger.info(
-            "outbox: claimed=%s sent=%s retried=%s failed=%s cancelled=%s released=%s "
-            "in_doubt=%s",
+            "outbox: claimed=%s sent=%s retried=%s failed=%s cancelled=%s released=%s in_doubt=%s",
             report.claimed,
             report.sent,
             report.retried,
@@ -309,9 +310,9 @@ def _record_failure(row: OutboxEmail, *, error: str, permanent: bool, report: Se
 
 
 def backoff(attempts: int) -> dt.timedelta:
-    """The wait after the ``attempts``-th failed attempt (1 → about a minute, then ×4)."""
+    """The wait after the ``attempts``-th failed attempt (1 → about a minute, then 4 times longer each time)."""
     jitter = random.uniform(0.9, 1.1)  # noqa: S311 (spreads retries; not security)
-    return BACKOFF_BASE * (4 ** max(attempts - 1, 0)) * jitter
+    return BACKOFF_BASE * (4.0 ** max(attempts - 1, 0) * jitter)
 
 
 def _refused_for_good(error: Exception) -> bool:

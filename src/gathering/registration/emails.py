@@ -103,9 +103,7 @@ def schedule(
     for moment in MOMENTS:
         if isinstance(context.get(moment), dt.datetime):
             context[moment] = context[moment].isoformat()
-    queue_email(
-        kind=outbox_kind(kind), to=registration.email, language=language, context=context
-    )
+    queue_email(kind=outbox_kind(kind), to=registration.email, language=language, context=context)
 
 
 def render(kind: str, *, context: dict[str, Any], language: str) -> EmailMultiAlternatives:
@@ -153,12 +151,15 @@ def build(kind: str, context: dict[str, Any], language: str) -> EmailMultiAltern
         raise CancelEmail("The registration was erased.")
     message = render(kind, context=context, language=language)
     if kind == "ticket":
+        ticket_id = context.get("ticket_id")
         ticket = (
             Ticket.objects.select_related(
                 "edition", "registration", "registration__category", "registration__edition"
             )
-            .filter(pk=context.get("ticket_id"))
+            .filter(pk=ticket_id)
             .first()
+            if isinstance(ticket_id, int)
+            else None
         )
         if ticket is None or ticket.is_revoked:
             raise CancelEmail("The ticket is gone or revoked.")

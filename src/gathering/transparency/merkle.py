@@ -25,24 +25,17 @@ a line feed, numbers in decimal without leading zeros, the root in lowercase hex
     timestamp <milliseconds since 1970-01-01T00:00:00Z>
     key <id of the signing key, 1..65535>
 
-Leaf data of a signature ("add your voice"), also ASCII lines::
-
-    gathering-voice-v1
-    signature <the signature's public id>
-    country <ISO 3166-1 alpha-2 code, or empty>
-    salt <32 hex digits: 16 random bytes>
-
-The salt keeps a leaf from being matched to a signature by guessing: the log publishes leaf
-data, which names no person. A receipt holds the log id, the leaf index and those fields (or the
-leaf data in hex for other kinds of entry); see ``Receipt``.
+The leaf data is whatever the app that queues the entry defines (a signature's: a canonical
+JSON document, ``voices/leaves.py``); the log publishes it, so it must name no person. A
+receipt holds the log id, the leaf index and the leaf data; see ``Receipt``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
-import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,11 +51,7 @@ MAX_TREE_SIZE = 1 << 62
 MAX_PATH = 2 * 64
 TREE_HEAD_FORMAT = "gathering-tree-head-v1"
 RECEIPT_FORMAT = "gathering-receipt-v1"
-VOICE_LEAF_FORMAT = "gathering-voice-v1"
-SALT_BYTES = 16
 LOG_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
-_PUBLIC_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-_COUNTRY = re.compile(r"^(?:[A-Z]{2})?$")
 
 NodeId = tuple[int, int]
 """A perfect subtree: (level, index), covering leaves [index * 2**level, (index + 1) * 2**level)."""
@@ -604,75 +593,49 @@ class ConsistencyProof:
 # -- receipts ---------------------------------------------------------------------------------
 
 
-def new_salt() -> bytes:
-    return secrets.token_bytes(SALT_BYTES)
-
-
-def voice_leaf_data(*, signature: str, country: str, salt: bytes) -> bytes:
-    """The leaf data of a confirmed signature (see the module's docstring).
-
-    ``signature`` is its public id (1 to 64 letters, digits or ``_.:-``), ``country`` an ISO
-    3166-1 alpha-2 code in capitals or "" when unknown, ``salt`` 16 random bytes (``new_salt``).
-    Raises ValueError for anything else."""
-    if not isinstance(signature, str) or not _PUBLIC_ID.match(signature):
-        raise ValueError("a signature id is 1 to 64 letters, digits or '_.:-'")
-    if not isinstance(country, str) or not _COUNTRY.match(country):
-        raise ValueError("a country is two capital letters, or empty")
-    if not isinstance(salt, bytes) or len(salt) != SALT_BYTES:
-        raise ValueError(f"a salt is {SALT_BYTES} bytes")
-    return (
-        f"{VOICE_LEAF_FORMAT}\nsignature {signature}\ncountry {country}\nsalt {salt.hex()}\n"
-    ).encode("ascii")
-
-
 @dataclass(frozen=True)
 class Receipt:
-    """What a signer keeps: which leaf of which log is theirs, and what it holds.
+    """What the author of an entry keeps: which leaf of which log is theirs, and its data.
 
-    JSON: ``{"format": "gathering-receipt-v1", "log": ..., "index": ..., "signature": ...,
-    "country": ..., "salt": "<hex>"}`` for a signature, or with ``"data": "<hex>"`` (the leaf
-    data) instead of the three fields for any other entry."""
+    JSON: ``{"format": "gathering-receipt-v1", "log": ..., "index": ..., "data": "<hex>"}``.
+    Also read: the receipt of a signature (``voices/receipts.py``), ``{"log": ...,
+    "leaf_index": ..., "leaf_data_hex": ..., "leaf": {fields}}``, whose ``leaf`` fields must be
+    what the leaf data (a JSON document) holds."""
 
     log: str
     index: int
     data: bytes
-    fields: Mapping[str, str] | None = None
-
-    @classmethod
-    def for_voice(
-        cls, *, log: str, index: int, signature: str, country: str, salt: bytes
-    ) -> Receipt:
-        data = voice_leaf_data(signature=signature, country=country, salt=salt)
-        fields = {"signature": signature, "country": country, "salt": salt.hex()}
-        return cls(log=_log_id(log), index=_int(index, "index"), data=data, fields=fields)
 
     def to_json(self) -> dict[str, Any]:
-        document: dict[str, Any] = {"format": RECEIPT_FORMAT, "log": self.log, "index": self.index}
-        if self.fields is not None:
-            document.update(self.fields)
-        else:
-            document["data"] = self.data.hex()
-        return document
+        return {
+            "format": RECEIPT_FORMAT,
+            "log": self.log,
+            "index": self.index,
+            "data": self.data.hex(),
+        }
 
     @classmethod
     def from_json(cls, document: Any) -> Receipt:
         value = _object(document, "a receipt")
-        if value.get("format") != RECEIPT_FORMAT:
+        if value.get("format", RECEIPT_FORMAT) != RECEIPT_FORMAT:
             raise FormatError(f"a receipt's format must be {RECEIPT_FORMAT!r}")
         log = _log_id(value.get("log"))
-        index = _int(value.get("index"), "index")
-        if "data" in value:
-            return cls(log=log, index=index, data=_hex(value["data"], "data"))
-        try:
-            return cls.for_voice(
-                log=log,
-                index=index,
-                signature=value.get("signature"),  # type: ignore[arg-type]
-                country=value.get("country"),  # type: ignore[arg-type]
-                salt=_hex(value.get("salt"), "salt", SALT_BYTES),
+        index = value["index"] if "index" in value else value.get("leaf_index")
+        if index is None:
+            raise FormatError(
+                "the receipt has no leaf index yet: the entry gets one within seconds, "
+                "fetch the receipt again"
             )
-        except ValueError as error:
-            raise FormatError(f"receipt: {error}") from None
+        data = _hex(value["data"] if "data" in value else value.get("leaf_data_hex"), "data")
+        fields = value.get("leaf")
+        if fields is not None:
+            try:
+                held = json.loads(data)
+            except (ValueError, UnicodeDecodeError):
+                held = None
+            if held != fields:
+                raise FormatError("the receipt's leaf fields are not what its leaf data holds")
+        return cls(log=log, index=_int(index, "index"), data=data)
 
     @property
     def leaf_hash(self) -> bytes:

@@ -41,8 +41,9 @@ class Entry(models.Model):
     # No database constraint: PostgreSQL's foreign-key check would take a share lock on the log
     # row for every queued entry, and queueing must not contend on that row (logs are never
     # deleted: PROTECT still guards the ORM).
+    # db_index=False: the unique (log, index) index serves lookups by log.
     log = models.ForeignKey(
-        Log, on_delete=models.PROTECT, related_name="entries", db_constraint=False
+        Log, on_delete=models.PROTECT, related_name="entries", db_constraint=False, db_index=False
     )
     data = models.BinaryField(_("leaf data"))
     leaf_hash = models.BinaryField(_("leaf hash"))
@@ -71,7 +72,9 @@ class Entry(models.Model):
 class Node(models.Model):
     """The hash of a perfect subtree: leaves [index * 2**level, (index + 1) * 2**level)."""
 
-    log = models.ForeignKey(Log, on_delete=models.PROTECT, related_name="+", db_constraint=False)
+    log = models.ForeignKey(
+        Log, on_delete=models.PROTECT, related_name="+", db_constraint=False, db_index=False
+    )
     level = models.PositiveSmallIntegerField()
     index = models.BigIntegerField()
     hash = models.BinaryField()
@@ -91,7 +94,9 @@ class TreeHead(models.Model):
     """A signed tree head (merkle.TreeHead). One per size: a head is signed when the log grows
     (and at size 0 when the log is made), never again for the same size."""
 
-    log = models.ForeignKey(Log, on_delete=models.PROTECT, related_name="tree_heads")
+    log = models.ForeignKey(
+        Log, on_delete=models.PROTECT, related_name="tree_heads", db_index=False
+    )
     size = models.BigIntegerField(_("size"))
     root = models.BinaryField(_("root hash"))
     timestamp_ms = models.BigIntegerField(_("time (ms since 1970)"))

@@ -127,7 +127,9 @@ def _integrate(*, log: Log, limit: int) -> tuple[TreeHead | None, int]:
             log=locked, size=frontier.size, root=frontier.root(), key=key, previous_ms=previous_ms
         )
     log.size, log.frontier = frontier.size, blob
-    logger.info("transparency log %s: integrated %d entries, size %d", log.pk, len(rows), head.size)
+    logger.debug(
+        "transparency log %s: integrated %d entries, size %d", log.pk, len(rows), head.size
+    )
     return head, len(rows)
 
 
@@ -137,13 +139,14 @@ def _sequence(*, log: Log, limit: int) -> list[tuple[int, bytes]]:
     it reads, even when entries commit meanwhile."""
     entry = connection.ops.quote_name(Entry._meta.db_table)
     index = connection.ops.quote_name("index")
+    # Table and column names are ours; every value is a parameter.
     sql = (
-        f"UPDATE {entry} SET {index} = %s + q.rn - 1 "
+        f"UPDATE {entry} SET {index} = %s + q.rn - 1 "  # noqa: S608
         f"FROM (SELECT id AS qid, row_number() OVER (ORDER BY id) AS rn FROM {entry} "
         f"WHERE log_id = %s AND {index} IS NULL ORDER BY id LIMIT %s) AS q "
         f"WHERE {entry}.id = q.qid "
         f"RETURNING {index}, leaf_hash"
-    )  # noqa: S608  (names are ours, values are parameters)
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, [log.size, log.pk, limit])
         return [(int(row[0]), bytes(row[1])) for row in cursor.fetchall()]

@@ -20,6 +20,7 @@ error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import sys
@@ -27,7 +28,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol
 
 from gathering.transparency.merkle import (
     ConsistencyProof,
@@ -46,7 +47,11 @@ MAX_DOCUMENT = 1 << 20
 TIMEOUT = 15
 
 
-class _Failure(Exception):
+class Writer(Protocol):
+    def write(self, text: str, /) -> object: ...
+
+
+class _InputError(Exception):
     pass
 
 
@@ -55,13 +60,13 @@ def _read(path: str) -> Any:
         with Path(path).open("rb") as handle:
             raw = handle.read(MAX_DOCUMENT + 1)
     except OSError as error:
-        raise _Failure(f"cannot read {path}: {error.strerror or error}") from None
+        raise _InputError(f"cannot read {path}: {error.strerror or error}") from None
     if len(raw) > MAX_DOCUMENT:
-        raise _Failure(f"{path} is larger than {MAX_DOCUMENT} bytes")
+        raise _InputError(f"{path} is larger than {MAX_DOCUMENT} bytes")
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        raise _Failure(f"{path} is not JSON") from None
+        raise _InputError(f"{path} is not JSON") from None
 
 
 def _fetch(base: str, path: str, query: dict[str, int] | None = None) -> Any:
@@ -74,19 +79,17 @@ def _fetch(base: str, path: str, query: dict[str, int] | None = None) -> Any:
             raw = response.read(MAX_DOCUMENT + 1)
     except urllib.error.HTTPError as error:
         detail = ""
-        try:
-            detail = json.loads(error.read(MAX_DOCUMENT)).get("detail", "")
-        except (ValueError, AttributeError, OSError):
-            pass
-        raise _Failure(f"{url}: HTTP {error.code} {detail}".rstrip()) from None
+        with contextlib.suppress(ValueError, AttributeError, OSError):
+            detail = str(json.loads(error.read(MAX_DOCUMENT)).get("detail", ""))
+        raise _InputError(f"{url}: HTTP {error.code} {detail}".rstrip()) from None
     except (urllib.error.URLError, OSError) as error:
-        raise _Failure(f"{url}: {getattr(error, 'reason', error)}") from None
+        raise _InputError(f"{url}: {getattr(error, 'reason', error)}") from None
     if len(raw) > MAX_DOCUMENT:
-        raise _Failure(f"{url}: the answer is larger than {MAX_DOCUMENT} bytes")
+        raise _InputError(f"{url}: the answer is larger than {MAX_DOCUMENT} bytes")
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        raise _Failure(f"{url}: the answer is not JSON") from None
+        raise _InputError(f"{url}: the answer is not JSON") from None
 
 
 def _url(value: str) -> str:
@@ -99,7 +102,7 @@ def _url(value: str) -> str:
 def _source(options: argparse.Namespace, name: str, what: str) -> str | None:
     path: str | None = getattr(options, name)
     if path is None and options.url is None:
-        raise _Failure(f"give {what} with --{name.replace('_', '-')}, or a server with --url")
+        raise _InputError(f"give {what} with --{name.replace('_', '-')}, or a server with --url")
     return path
 
 
@@ -192,7 +195,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(
-    argv: list[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None
+    argv: list[str] | None = None, *, stdout: Writer | None = None, stderr: Writer | None = None
 ) -> int:
     out = stdout or sys.stdout
     err = stderr or sys.stderr
@@ -200,7 +203,7 @@ def main(
     check = _check_receipt if options.command == "receipt" else _check_consistency
     try:
         message = check(options)
-    except (_Failure, FormatError, VerificationError) as error:
+    except (_InputError, FormatError, VerificationError) as error:
         err.write(f"FAILED: {error}\n")
         return 1
     out.write(message + "\n")

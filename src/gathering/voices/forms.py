@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.utils import translation
+from django.utils.choices import normalize_choices
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
@@ -18,6 +21,24 @@ from gathering.voices.models import Campaign, Invalidation
 from gathering.voices.services import SignRequest
 
 _TEXT_INPUT = {"dir": "auto", "autocomplete": "off"}
+
+
+@functools.lru_cache(maxsize=8)
+def _countries(language: str) -> list[tuple[str, str]]:
+    with translation.override(language):
+        return normalize_choices([("", str(_("Choose a country"))), *country_choices()])  # type: ignore[no-any-return]
+
+
+@functools.lru_cache(maxsize=1)
+def _languages() -> list[tuple[str, str]]:
+    return normalize_choices(_language_choices())  # type: ignore[no-any-return]
+
+
+def _set_choices(field: forms.Field, choices: list[tuple[str, str]]) -> None:
+    # What ChoiceField.choices = ... does, minus normalising the 250 countries again on every
+    # request (the lists above are normalised once per language and process).
+    field._choices = choices  # type: ignore[attr-defined]
+    field.widget.choices = choices
 
 
 class SignForm(forms.Form):
@@ -78,11 +99,8 @@ class SignForm(forms.Form):
         self.campaign = campaign
         self.consent_text = consent_text()
         self.fields["consent"].label = self.consent_text.statement
-        self.fields["country"].choices = [  # type: ignore[attr-defined]
-            ("", _("Choose a country")),
-            *country_choices(),
-        ]
-        self.fields["language"].choices = _language_choices()  # type: ignore[attr-defined]
+        _set_choices(self.fields["country"], _countries(get_language() or settings.LANGUAGE_CODE))
+        _set_choices(self.fields["language"], _languages())
         self.fields["language"].initial = (get_language() or settings.LANGUAGE_CODE)[:2]
         if not campaign.asks_name:
             del self.fields["name"], self.fields["show_name"]

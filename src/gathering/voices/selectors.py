@@ -16,6 +16,7 @@ from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 from django.utils.timezone import now
 
+from gathering.core.local_cache import LocalCache
 from gathering.program.models import Edition
 from gathering.voices.models import Campaign, Endorsement, Invalidation, Signature
 
@@ -34,6 +35,24 @@ def get_campaign(*, edition: Edition, slug: str) -> Campaign:
     return Campaign.objects.select_related("edition").get(
         edition=edition, slug=slug, is_published=True
     )
+
+
+# Every sign request reads its campaign and edition: kept per process for a few seconds (an
+# organiser's edit shows within CAMPAIGN_CACHE_SECONDS everywhere).
+CAMPAIGN_CACHE_SECONDS = 5
+_campaigns: LocalCache[Campaign] = LocalCache(seconds=CAMPAIGN_CACHE_SECONDS)
+
+
+def get_published_campaign(*, year: int, slug: str) -> Campaign:
+    """The published campaign ``slug`` of the edition of ``year``, with its edition, at most a
+    few seconds old. Raises Campaign.DoesNotExist (for an unknown edition too)."""
+
+    def load() -> Campaign:
+        return Campaign.objects.select_related("edition").get(
+            edition__year=year, slug=slug, is_published=True
+        )
+
+    return _campaigns.get_or_set((year, slug), load)
 
 
 def counted_signatures(*, campaign: Campaign) -> QuerySet[Signature]:

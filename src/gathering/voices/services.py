@@ -36,9 +36,11 @@ from gathering.abuse import altcha, ratelimit
 from gathering.abuse.client import hash_prefix, network_prefix
 from gathering.core.crypto import blind_index
 from gathering.core.group_commit import GroupCommit
+from gathering.core.local_cache import LocalCache
 from gathering.outbox.services import queue_email
 from gathering.registration import tokens
 from gathering.transparency import services as transparency
+from gathering.transparency.models import Log
 from gathering.voices import consent, leaves, validation
 from gathering.voices.canonical import canonical_email, email_domain
 from gathering.voices.errors import (
@@ -63,6 +65,7 @@ CONFIRMATION_WINDOW = dt.timedelta(days=7)
 ABUSE_WINDOW = dt.timedelta(days=7)
 
 _WRITES = GroupCommit()
+_log_ids: LocalCache[int | None] = LocalCache(seconds=300)
 
 
 class Flag:
@@ -230,14 +233,6 @@ def _sign(
     moment: dt.datetime,
     rate_flags: list[str] | None,
 ) -> SignOutcome:
-    existing = (
-        Signature.objects.filter(campaign=campaign, email_hash=email_hash)
-        .exclude(status=Status.WITHDRAWN)
-        .first()
-    )
-    if existing is not None:
-        _email_existing(existing, campaign=campaign, email=cleaned.email, language=cleaned.language)
-        return SignOutcome(signature=existing, created=False)
     flags = _proof_flags(request.proof_of_work)
     if request.honeypot:
         flags.append(Flag.HONEYPOT)
@@ -245,30 +240,44 @@ def _sign(
         rate_flags = _rate_flags(campaign=campaign, ip=request.client_ip, domain=domain)
     flags += rate_flags
     confirm_token, withdraw_token = tokens.new_token(), tokens.new_token()
-    with transaction.atomic():  # a savepoint: a duplicate address fails this insert alone
-        signature = Signature.objects.create(
-            campaign=campaign,
-            public_id=secrets.token_hex(16),
-            salt=secrets.token_hex(16),
-            language=cleaned.language,
-            country=cleaned.country,
-            name=cleaned.name or None,
-            show_name=bool(cleaned.name) and request.show_name,
-            city=cleaned.city or None,
-            message=cleaned.message or None,
-            email=cleaned.email,
-            email_hash=email_hash,
-            wants_news=request.wants_news,
-            consent_version=consent.VERSION,
-            email_domain=domain,
-            prefix_hash=hash_prefix(prefix),
-            abuse_until=moment + ABUSE_WINDOW,
-            flags=flags,
-            confirm_token_hash=tokens.hash_token(confirm_token),
-            withdraw_token_hash=tokens.hash_token(withdraw_token),
-            created_at=moment,
-            confirm_by=moment + CONFIRMATION_WINDOW,
+    try:
+        # Most signers are new: the unique (campaign, email hash) index finds the others, in a
+        # savepoint, without a look-up before every insert.
+        with transaction.atomic():
+            signature = Signature.objects.create(
+                campaign=campaign,
+                public_id=secrets.token_hex(16),
+                salt=secrets.token_hex(16),
+                language=cleaned.language,
+                country=cleaned.country,
+                name=cleaned.name or None,
+                show_name=bool(cleaned.name) and request.show_name,
+                city=cleaned.city or None,
+                message=cleaned.message or None,
+                email=cleaned.email,
+                email_hash=email_hash,
+                wants_news=request.wants_news,
+                consent_version=consent.VERSION,
+                email_domain=domain,
+                prefix_hash=hash_prefix(prefix),
+                abuse_until=moment + ABUSE_WINDOW,
+                flags=flags,
+                confirm_token_hash=tokens.hash_token(confirm_token),
+                withdraw_token_hash=tokens.hash_token(withdraw_token),
+                created_at=moment,
+                confirm_by=moment + CONFIRMATION_WINDOW,
+            )
+    except IntegrityError:
+        existing = (
+            Signature.objects.filter(campaign=campaign, email_hash=email_hash)
+            .exclude(status=Status.WITHDRAWN)
+            .order_by()
+            .first()
         )
+        if existing is None:
+            raise
+        _email_existing(existing, campaign=campaign, email=cleaned.email, language=cleaned.language)
+        return SignOutcome(signature=existing, created=False)
     queue_email(
         kind="voices.confirm",
         to=cleaned.email,
@@ -308,12 +317,24 @@ def _for_token(token: str, *, kind: str) -> Signature:
         raise LinkNotValidError from None
 
 
+def _log_for(campaign: Campaign) -> Log:
+    """The campaign's transparency log; its id is kept per process once the log exists."""
+    slug = campaign.log_slug
+    log_id = _log_ids.get_or_set(
+        slug, lambda: Log.objects.filter(slug=slug).values_list("pk", flat=True).first()
+    )
+    if log_id is None:
+        # Made in this transaction, which may still roll back: not kept until seen committed.
+        _log_ids.forget(slug)
+        return transparency.get_or_create_log(slug=slug)
+    return Log(pk=log_id, slug=slug)
+
+
 def _count(signature: Signature) -> None:
     """Start counting ``signature``: queue its leaf in the campaign's log (same transaction)."""
     campaign = signature.campaign
-    log = transparency.get_or_create_log(slug=campaign.log_slug)
     entry = transparency.queue_entry(
-        log=log,
+        log=_log_for(campaign),
         data=leaves.leaf_data(
             log_slug=campaign.log_slug,
             public_id=signature.public_id,

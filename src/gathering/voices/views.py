@@ -30,7 +30,7 @@ from gathering.program.models import Edition
 from gathering.registration.countries import country_name
 from gathering.voices import exports, receipts, selectors, services
 from gathering.voices.errors import LinkNotValidError, VoiceError
-from gathering.voices.forms import ConfirmForm, SignForm
+from gathering.voices.forms import SignForm
 from gathering.voices.models import Campaign, Signature
 
 private = method_decorator(never_cache, name="dispatch")
@@ -46,11 +46,13 @@ def get_edition_or_404(year: int) -> Edition:
 
 
 def get_campaign_or_404(year: int, slug: str) -> Campaign:
-    edition = get_edition_or_404(year)
     try:
-        return selectors.get_campaign(edition=edition, slug=slug)
+        campaign = selectors.get_published_campaign(year=year, slug=slug)
     except Campaign.DoesNotExist:
+        get_edition_or_404(year)  # the right message when the year is the problem
         raise Http404(_("There is no such campaign.")) from None
+    set_fallback_language(campaign.edition.default_language)
+    return campaign
 
 
 def page(
@@ -251,12 +253,12 @@ class SignatureConfirmView(View):
         return self.show(request, signature, token=token)
 
     def post(self, request: HttpRequest, token: str) -> HttpResponse:
-        signature = self.signature(token)
-        form = ConfirmForm(request.POST)
-        form.is_valid()
         try:
             services.confirm(token=token)
+        except LinkNotValidError:
+            raise Http404(str(LinkNotValidError.default_message)) from None
         except VoiceError as error:
+            signature = self.signature(token)
             return self.show(request, signature, token=token, error=str(error.message), status=409)
         # The private page of the signature is reached by the confirmation token as well.
         return HttpResponseRedirect(reverse("voices:signature-manage", args=[token]))

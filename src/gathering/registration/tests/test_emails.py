@@ -161,3 +161,25 @@ def test_every_kind_of_email_renders_in_every_language(committed) -> None:
             html = message.alternatives[0].content
             assert f'lang="{language}"' in html, (kind, language)
             assert "https://gathering.test/" in message.body, (kind, language)
+
+
+def test_ticket_pdf_is_made_at_send_time_and_a_revoked_ticket_is_not_sent(
+    committed, smtp_sink
+) -> None:
+    category = CategoryFactory()
+    with committed():
+        registration = register_person(category, email="late@example.org").registration
+    token = smtp_sink.last_to("late@example.org").token()
+    # Confirmed (a ticket email queued), then cancelled before the worker ran.
+    services.confirm_email(token=token)
+    ticket_row = OutboxEmail.objects.get(kind="registration.ticket")
+    assert set(ticket_row.context or {}) >= {"ticket_id", "ticket_url"}
+    assert "ticket.pdf" not in str(ticket_row.context), "no PDF is made in the request"
+    services.cancel(registration=registration)
+
+    report = deliver_outbox()
+
+    assert (report.sent, report.cancelled) == (1, 1)
+    assert [m.subject for m in smtp_sink.to("late@example.org")][-1].endswith("is cancelled")
+    ticket_row.refresh_from_db()
+    assert (ticket_row.status, ticket_row.context) == ("cancelled", None)

@@ -4,6 +4,7 @@ implementation (GPL-3.0: used here only, never by the application)."""
 
 from __future__ import annotations
 
+import json
 import random
 
 import pymerkle
@@ -69,7 +70,7 @@ def pymerkle_tree(leaves: list[bytes]) -> pymerkle.InmemoryTree:
 
 
 def random_leaves(count: int, seed: int) -> list[bytes]:
-    generator = random.Random(seed)
+    generator = random.Random(seed)  # noqa: S311  (reproducible test data)
     return [generator.randbytes(generator.randint(0, 40)) for _ in range(count)]
 
 
@@ -202,7 +203,7 @@ def test_consistency_proofs_hold_and_tampering_fails(case, bit, data) -> None:
     first_root, second_root = merkle.root(hashes[:first]), merkle.root(hashes)
     proof = merkle.consistency_proof(first, second, hasher)
     assert merkle.verify_consistency(first, second, first_root, second_root, proof)
-    if 0 < first:
+    if first > 0:
         # (The empty tree is a prefix of every tree: from size 0 any second root passes.)
         assert not merkle.verify_consistency(
             first, second, first_root, _tampered([second_root], 0, bit)[0], proof
@@ -368,50 +369,62 @@ def test_malformed_tree_heads_raise_format_errors(document) -> None:
         merkle.TreeHead.from_json(document)
 
 
-def test_voice_receipt_round_trip_and_leaf_format() -> None:
-    salt = bytes(range(16))
-    receipt = merkle.Receipt.for_voice(
-        log="demo", index=4, signature="s-42", country="FR", salt=salt
-    )
-    assert receipt.data == (
-        b"gathering-voice-v1\nsignature s-42\ncountry FR\nsalt 000102030405060708090a0b0c0d0e0f\n"
-    )
-    document = receipt.to_json()
-    assert document == {
+def signature_leaf(i: int) -> dict:
+    # The shape of a signature's leaf (voices/leaves.py): canonical JSON, no personal data.
+    return {"campaign": "demo", "country": "IR", "id": f"p{i}", "salt": f"{i:032x}", "v": 1}
+
+
+def leaf_json(fields: dict) -> bytes:
+    return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+
+
+def test_receipt_round_trip() -> None:
+    receipt = merkle.Receipt(log="demo", index=4, data=b"\x00\xff")
+    assert receipt.to_json() == {
         "format": "gathering-receipt-v1",
         "log": "demo",
         "index": 4,
-        "signature": "s-42",
-        "country": "FR",
-        "salt": salt.hex(),
+        "data": "00ff",
     }
-    assert merkle.Receipt.from_json(document).data == receipt.data
-    raw = merkle.Receipt(log="demo", index=1, data=b"\x00\xff")
-    assert merkle.Receipt.from_json(raw.to_json()) == raw
-    assert len(merkle.new_salt()) == 16 and merkle.new_salt() != merkle.new_salt()
+    assert merkle.Receipt.from_json(receipt.to_json()) == receipt
+
+
+def test_a_signature_receipt_is_read_and_its_fields_checked() -> None:
+    fields = signature_leaf(7)
+    document = {
+        "log": "demo",
+        "leaf_index": 7,
+        "leaf": fields,
+        "leaf_data_hex": leaf_json(fields).hex(),
+        "tree_head_url": "https://example.org/api/transparency/logs/demo/tree-head",
+    }
+    assert merkle.Receipt.from_json(document) == merkle.Receipt(
+        log="demo", index=7, data=leaf_json(fields)
+    )
+    with pytest.raises(merkle.FormatError, match="not what its leaf data holds"):
+        merkle.Receipt.from_json({**document, "leaf": {**fields, "country": "FR"}})
+    with pytest.raises(merkle.FormatError, match="no leaf index yet"):
+        merkle.Receipt.from_json({**document, "leaf_index": None})
 
 
 @pytest.mark.parametrize(
     "change",
     [
-        {"signature": "a b"},
-        {"signature": "x\ncountry ZZ"},
-        {"signature": ""},
-        {"signature": "s" * 65},
-        {"country": "fr"},
-        {"country": "FRA"},
-        {"country": "F\u200bR"},
-        {"salt": "00"},
-        {"salt": 7},
+        {"data": "0"},
+        {"data": "zz"},
+        {"data": 7},
+        {"data": "\u202e00"},
         {"format": "v0"},
         {"index": -1},
+        {"index": "1"},
+        {"index": True},
         {"log": "../../etc"},
+        {"log": "a\nsize 1"},
+        {"log": "a\u200bb"},
     ],
 )
 def test_hostile_receipts_are_rejected(change) -> None:
-    document = merkle.Receipt.for_voice(
-        log="demo", index=4, signature="s-42", country="FR", salt=bytes(16)
-    ).to_json()
+    document = merkle.Receipt(log="demo", index=4, data=b"x").to_json()
     with pytest.raises(merkle.FormatError):
         merkle.Receipt.from_json({**document, **change})
 
@@ -420,10 +433,7 @@ def test_verify_receipt_end_to_end() -> None:
     key = Ed25519PrivateKey.generate()
     keys = {1: key.public_key().public_bytes_raw()}
     receipts = [
-        merkle.Receipt.for_voice(
-            log="demo", index=i, signature=f"s{i}", country="IR", salt=merkle.new_salt()
-        )
-        for i in range(13)
+        merkle.Receipt(log="demo", index=i, data=leaf_json(signature_leaf(i))) for i in range(13)
     ]
     hashes = [receipt.leaf_hash for receipt in receipts]
     head = merkle.TreeHead(

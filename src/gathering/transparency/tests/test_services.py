@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 
 def leaf(i: int) -> bytes:
-    return merkle.voice_leaf_data(signature=f"s{i}", country="FR", salt=i.to_bytes(16, "big"))
+    return b'{"campaign":"c","country":"FR","id":"s%d","salt":"%032x","v":1}' % (i, i)
 
 
 def fill(log: Log, count: int, start: int = 0) -> list[bytes]:

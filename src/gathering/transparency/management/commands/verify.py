@@ -28,10 +28,6 @@ class Command(BaseCommand):
         sys.exit(verify.main(argv[2:]))
 
     def handle(self, *args: Any, **options: Any) -> None:
-        status = verify.main(
-            list(options["arguments"]),
-            stdout=self.stdout,
-            stderr=self.stderr,  # type: ignore[arg-type]
-        )
+        status = verify.main(list(options["arguments"]), stdout=self.stdout, stderr=self.stderr)
         if status:
             raise CommandError("the check failed", returncode=status)

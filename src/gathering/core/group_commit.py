@@ -166,3 +166,17 @@ def exclusive_lock(path: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def serialised_write() -> contextlib.AbstractContextManager[None]:
+    """Around a write outside ``GroupCommit`` on a SQLite database file (the worker's): take
+    the lock file the group-commit leaders take, so this writer waits its turn in the kernel's
+    queue instead of SQLite's busy handler, which polls and can lose to a stream of leaders
+    until its busy timeout. Nothing on other databases, in memory, or inside a transaction
+    (which holds the database already)."""
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        return contextlib.nullcontext()
+    name = connection.settings_dict["NAME"]
+    if not isinstance(name, Path) and (name == ":memory:" or "mode=memory" in name):
+        return contextlib.nullcontext()
+    return exclusive_lock(f"{name}.write-lock")

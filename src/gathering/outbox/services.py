@@ -38,6 +38,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils.timezone import now
 
+from gathering.core.group_commit import serialised_write
 from gathering.outbox import kinds
 from gathering.outbox.errors import CancelEmail, InvalidEmailError
 from gathering.outbox.models import OutboxEmail
@@ -186,9 +187,13 @@ def _fail_expired_leases() -> int:
     # Read first: an UPDATE would take SQLite's write lock even when it changes nothing.
     if not expired.exists():
         return 0
-    count = expired.update(
-        status=Status.FAILED, claimed_until=None, attempts=F("attempts") + 1, last_error=IN_DOUBT
-    )
+    with serialised_write():
+        count = expired.update(
+            status=Status.FAILED,
+            claimed_until=None,
+            attempts=F("attempts") + 1,
+            last_error=IN_DOUBT,
+        )
     if count:
         logger.warning("outbox: %s email(s) in doubt after a worker stopped while sending", count)
     return count
@@ -201,7 +206,7 @@ def _claim(size: int, *, check_first: bool) -> list[OutboxEmail]:
     # lock (every transaction there is IMMEDIATE) until there is something to send.
     if check_first and not due.exists():
         return []
-    with transaction.atomic():
+    with serialised_write(), transaction.atomic():
         rows = list(due.select_for_update(skip_locked=True).order_by("send_after", "id")[:size])
         if rows:
             OutboxEmail.objects.filter(pk__in=[row.pk for row in rows]).update(
@@ -243,6 +248,13 @@ def _send_chunk(rows: list[OutboxEmail], *, mailer: Any, report: SendReport) -> 
             continue
         sent.append(row.pk)
     at = now()
+    with serialised_write():
+        _record_outcomes(sent=sent, cancelled=cancelled, released=released, at=at, report=report)
+
+
+def _record_outcomes(
+    *, sent: list[int], cancelled: list[int], released: list[int], at: Any, report: SendReport
+) -> None:
     if sent:
         # Unconditional: a row marked "in doubt" by another worker meanwhile was in fact sent.
         OutboxEmail.objects.filter(pk__in=sent).update(

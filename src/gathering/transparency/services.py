@@ -20,6 +20,7 @@ import logging
 from django.db import IntegrityError, connection, transaction
 from django.utils.timezone import now
 
+from gathering.core.group_commit import serialised_write
 from gathering.transparency import keys, merkle
 from gathering.transparency.errors import EntryTooLargeError, InvalidLogIdError
 from gathering.transparency.models import NODE_STRIDE, Entry, Log, Node, TreeHead
@@ -97,7 +98,7 @@ def _integrate(*, log: Log, limit: int) -> tuple[TreeHead | None, int]:
     # Read the key (file system) before taking the lock.
     key = keys.current_signing_key()
     lock = Log.objects.select_for_update(no_key=connection.features.has_select_for_no_key_update)
-    with transaction.atomic():
+    with serialised_write(), transaction.atomic():
         locked = lock.get(pk=log.pk)
         rows = _sequence(log=locked, limit=limit)
         if not rows:

@@ -88,7 +88,11 @@ class Campaign(models.Model):
     @property
     def log_slug(self) -> str:
         """The transparency log of this campaign (its slug never changes: the pk does not)."""
-        return f"campaign-{self.pk}"
+        return self.log_slug_of(self.pk)
+
+    @staticmethod
+    def log_slug_of(campaign_id: int) -> str:
+        return f"campaign-{campaign_id}"
 
     def is_open(self, at: object = None) -> bool:
         moment = at or now()

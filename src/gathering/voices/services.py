@@ -304,22 +304,20 @@ def _email_existing(signature: Signature, *, campaign: Campaign, email: str, lan
 
 
 def _for_token(token: str, *, kind: str) -> Signature:
+    """The signature of a private link, locked (its campaign is not loaded: writes need only
+    its id)."""
     if not tokens.is_well_formed(token):
         raise LinkNotValidError
     lookup = {f"{kind}_token_hash": tokens.hash_token(token)}
     try:
-        return (
-            Signature.objects.select_for_update()
-            .select_related("campaign", "campaign__edition")
-            .get(**lookup)
-        )
+        return Signature.objects.select_for_update().get(**lookup)
     except Signature.DoesNotExist:
         raise LinkNotValidError from None
 
 
-def _log_for(campaign: Campaign) -> Log:
+def _log_for(campaign_id: int) -> Log:
     """The campaign's transparency log; its id is kept per process once the log exists."""
-    slug = campaign.log_slug
+    slug = Campaign.log_slug_of(campaign_id)
     log_id = _log_ids.get_or_set(
         slug, lambda: Log.objects.filter(slug=slug).values_list("pk", flat=True).first()
     )
@@ -332,11 +330,11 @@ def _log_for(campaign: Campaign) -> Log:
 
 def _count(signature: Signature) -> None:
     """Start counting ``signature``: queue its leaf in the campaign's log (same transaction)."""
-    campaign = signature.campaign
+    log = _log_for(signature.campaign_id)
     entry = transparency.queue_entry(
-        log=_log_for(campaign),
+        log=log,
         data=leaves.leaf_data(
-            log_slug=campaign.log_slug,
+            log_slug=log.slug,
             public_id=signature.public_id,
             country=signature.country,
             salt=signature.salt,

@@ -116,8 +116,10 @@ def _redis() -> redis.Redis:
         with _clients_lock:
             client = _clients.get(url)
             if client is None:
+                # Generous timeouts: on a busy 2-core server a round trip can take a few hundred
+                # milliseconds, and falling back to the database splits a window's count.
                 client = redis.Redis.from_url(
-                    url, socket_timeout=0.5, socket_connect_timeout=0.5, health_check_interval=30
+                    url, socket_timeout=3, socket_connect_timeout=1, health_check_interval=30
                 )
                 _clients[url] = client
     return client

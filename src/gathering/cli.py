@@ -144,9 +144,10 @@ def serve(*, host: str, port: int, workers: int) -> None:
         "--host", host,
         "--port", str(port),
         "--workers", str(workers),
-        # Threads per worker: 4 serve cached pages as fast as 1, and let a worker go on while
-        # a request waits for the disk (check-ins commit together: core/group_commit.py).
-        "--blocking-threads", os.environ.get("WEB_THREADS", "4"),
+        # Threads per worker: several let a worker go on while a request waits for the disk
+        # (check-ins commit together: core/group_commit.py); 3 measured best on 2 cores
+        # (SQLite check-ins: 1,000/s with 3, 816/s with 2, 700/s with 4; docs/benchmarks.md).
+        "--blocking-threads", os.environ.get("WEB_THREADS", "3"),
         "--backlog", "2048",
         "--no-ws",
         "--log-level", "warning",

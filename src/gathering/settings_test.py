@@ -12,11 +12,17 @@ os.environ.setdefault("GATHERING_DATA_DIR", tempfile.mkdtemp(prefix="gathering-t
 
 from gathering.settings import *  # noqa: F403
 
-# xdist workers each have their own test database; they must not share cached pages in Redis.
+# xdist workers each have their own test database; they must not share Redis either: each
+# test empties the cache (FLUSHDB), which would wipe another worker's counters mid-test. So each
+# worker gets its own Redis database, counting down from the one REDIS_URL names (gw0: 15,
+# gw1: 14, ...), and its own key prefix.
 if REDIS_URL:  # noqa: F405
-    CACHES["default"]["KEY_PREFIX"] = "gathering-test-" + os.environ.get(  # noqa: F405
-        "PYTEST_XDIST_WORKER", "main"
-    )
+    _worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    _base, _slash, _db = REDIS_URL.rpartition("/")  # noqa: F405
+    if _worker.startswith("gw") and _worker[2:].isdigit() and _db.isdigit():
+        REDIS_URL = f"{_base}/{max(0, int(_db) - int(_worker[2:]))}"
+        CACHES["default"]["LOCATION"] = REDIS_URL  # noqa: F405
+    CACHES["default"]["KEY_PREFIX"] = "gathering-test-" + _worker  # noqa: F405
 
 # WhiteNoise warns (an error under pytest) when the collected-static folder is missing.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405

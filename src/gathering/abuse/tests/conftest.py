@@ -5,6 +5,7 @@ import threading
 from collections.abc import Callable
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import close_old_connections, connection
 
 from gathering.abuse import altcha
@@ -24,7 +25,8 @@ def solved() -> Callable[..., str]:
 
 
 def redis_url_or_skip() -> str:
-    url = os.environ.get("REDIS_URL", "")
+    # The test settings give each xdist worker its own Redis database (settings_test.py).
+    url = django_settings.REDIS_URL if os.environ.get("REDIS_URL") else ""
     if not url:
         pytest.skip("REDIS_URL is not set: the Redis backend is tested in the PostgreSQL+Redis run")
     import redis

@@ -225,3 +225,10 @@ def test_the_demo_has_campaigns(client: Client):
     load_demo()
     assert load_voices_demo() == 2
     assert load_voices_demo() == 0
+
+
+def test_an_empty_addressee_is_not_shown(client: Client):
+    campaign = CampaignFactory(addressee={"en": "", "fa": "", "fr": ""})
+    assert "To:" not in client.get(url(campaign)).content.decode()
+    petition = CampaignFactory(addressee={"en": "The European Parliament"})
+    assert "To:" in client.get(url(petition)).content.decode()

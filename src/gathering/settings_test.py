@@ -16,9 +16,9 @@ from gathering.settings import *  # noqa: F403
 # test empties the cache (FLUSHDB), which would wipe another worker's counters mid-test. So each
 # worker gets its own Redis database, counting down from the one REDIS_URL names (gw0: 15,
 # gw1: 14, ...), and its own key prefix.
-if REDIS_URL:  # noqa: F405
+if os.environ.get("REDIS_URL"):
     _worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    _base, _slash, _db = REDIS_URL.rpartition("/")  # noqa: F405
+    _base, _slash, _db = os.environ["REDIS_URL"].rpartition("/")
     if _worker.startswith("gw") and _worker[2:].isdigit() and _db.isdigit():
         REDIS_URL = f"{_base}/{max(0, int(_db) - int(_worker[2:]))}"
         CACHES["default"]["LOCATION"] = REDIS_URL  # noqa: F405

@@ -25,8 +25,8 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 
 from gathering.core.translated import set_fallback_language
-from gathering.program import selectors as program_selectors
 from gathering.program.models import Edition
+from gathering.program.views import get_edition_or_404
 from gathering.registration import selectors, services
 from gathering.registration.errors import RegistrationError
 from gathering.registration.forms import (
@@ -43,15 +43,6 @@ from gathering.registration.models import Category, Delegation, Registration
 from gathering.registration.tickets import qr_svg, ticket_code, ticket_pdf
 
 private = method_decorator(never_cache, name="dispatch")
-
-
-def get_edition_or_404(year: int) -> Edition:
-    try:
-        edition = program_selectors.get_edition(year=year)
-    except Edition.DoesNotExist:
-        raise Http404(_("There is no edition of this year.")) from None
-    set_fallback_language(edition.default_language)
-    return edition
 
 
 def get_registration_or_404(token: str) -> Registration:
@@ -76,7 +67,12 @@ def page(
 ) -> HttpResponse:
     """Render now, in the edition's time zone; private pages are kept out of search engines."""
     with timezone.override(edition.tzinfo):
-        response = render(request, template, {"edition": edition, **context}, status=status)
+        response = render(
+            request,
+            template,
+            {"edition": edition, "private_page": private_page, **context},
+            status=status,
+        )
     if private_page:
         response["X-Robots-Tag"] = "noindex, nofollow"
     return response

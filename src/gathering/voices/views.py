@@ -13,9 +13,7 @@ import json
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -25,24 +23,16 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 
 from gathering.abuse.client import client_ip
 from gathering.core.translated import set_fallback_language
-from gathering.program import selectors as program_selectors
 from gathering.program.models import Edition
+from gathering.program.views import get_edition_or_404
 from gathering.registration.countries import country_name
+from gathering.registration.views import page as edition_page
 from gathering.voices import exports, receipts, selectors, services
 from gathering.voices.errors import LinkNotValidError, VoiceError
 from gathering.voices.forms import SignForm
 from gathering.voices.models import Campaign, Signature
 
 private = method_decorator(never_cache, name="dispatch")
-
-
-def get_edition_or_404(year: int) -> Edition:
-    try:
-        edition = program_selectors.get_edition(year=year)
-    except Edition.DoesNotExist:
-        raise Http404(_("There is no edition of this year.")) from None
-    set_fallback_language(edition.default_language)
-    return edition
 
 
 def get_campaign_or_404(year: int, slug: str) -> Campaign:
@@ -64,17 +54,16 @@ def page(
     status: int = 200,
     private_page: bool = False,
 ) -> HttpResponse:
-    """Render in the edition's time zone; private pages are kept out of search engines."""
-    with timezone.override(edition.tzinfo):
-        response = render(
-            request,
-            template,
-            {"edition": edition, "nav": "voices", "private_page": private_page, **context},
-            status=status,
-        )
-    if private_page:
-        response["X-Robots-Tag"] = "noindex, nofollow"
-    return response
+    """Registration's page renderer (edition's time zone, private pages not indexed), with the
+    "Add your voice" item of the menu marked."""
+    return edition_page(
+        request,
+        template,
+        {"nav": "voices", **context},
+        edition=edition,
+        status=status,
+        private_page=private_page,
+    )
 
 
 def counts_context(campaign: Campaign) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """The ``gathering`` console command.
 
 gathering setup     secret key, migrations, static files, demo (when empty), staff login
-gathering serve     the production server (granian, WSGI) on 127.0.0.1:8000
+gathering serve     the production server (granian, WSGI) on 127.0.0.1:8000, the live server
+                    on LIVE_PORT (default: the port + 1) and the worker
+gathering live-serve  the live server alone (Server-Sent Events; --host, --port)
 gathering demo      load the Free Iran Gathering demo
 gathering worker    send queued emails and run the periodic jobs (`serve` starts it); --once
 gathering check     Django's system checks, deployment checks included
@@ -75,6 +77,7 @@ PERIODIC_JOBS: list[tuple[str, int]] = [
     ("purge_abuse_records", 300),
     ("integrate_logs", 1),
     ("expire_signatures", 300),
+    ("erase_site_contacts", 3600),
 ]
 
 
@@ -153,13 +156,22 @@ def serve(*, host: str, port: int, workers: int) -> None:
         "--log-level", "warning",
         "gathering.wsgi:application",
     ]  # fmt: skip
+    # The live server (Server-Sent Events) holds thousands of streams in an asyncio process of
+    # its own; the pages learn its port from LIVE_PORT, so every child gets the same one.
+    live_port = int(os.environ.get("LIVE_PORT") or port + 1)
+    os.environ["LIVE_PORT"] = str(live_port)
+    live_args = [
+        sys.executable, "-m", "gathering.cli", "live-serve", "--host", host, "--port", str(live_port)
+    ]  # fmt: skip
     # Each child leads its own process group: stopping a group also stops granian's workers,
     # even when a signal reaches granian before it has finished starting them.
     children = [
         subprocess.Popen(server_args, start_new_session=True),  # noqa: S603  (no shell)
         subprocess.Popen([sys.executable, "-m", "gathering.cli", "worker"], start_new_session=True),
     ]
+    live = subprocess.Popen(live_args, start_new_session=True)  # noqa: S603
     print(f"Gathering is serving on http://{host}:{port}/  (Ctrl-C stops it)", flush=True)
+    print(f"Live updates on http://{host}:{live_port}/", flush=True)
     stopping: list[bool] = []
 
     def stop(*_args: object) -> None:
@@ -167,8 +179,24 @@ def serve(*, host: str, port: int, workers: int) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    live_restart_at, live_pause = 0.0, 1.0
     while not stopping and all(child.poll() is None for child in children):
+        # Live updates are an extra: their server stopping (its port taken, a crash) must not
+        # take the site down with it; it is started again, less often while it keeps failing.
+        if live.poll() is not None:
+            if not live_restart_at:
+                logging.getLogger("gathering.live").error(
+                    "the live server stopped (exit status %s); restarting it in %.0f s",
+                    live.returncode,
+                    live_pause,
+                )
+                live_restart_at = time.monotonic() + live_pause
+                live_pause = min(live_pause * 2, 60.0)
+            elif time.monotonic() >= live_restart_at:
+                live = subprocess.Popen(live_args, start_new_session=True)  # noqa: S603
+                live_restart_at = 0.0
         time.sleep(0.2)
+    children.append(live)
     for child in children:
         _signal_group(child.pid, signal.SIGTERM)
     deadline = time.monotonic() + 15
@@ -176,6 +204,15 @@ def serve(*, host: str, port: int, workers: int) -> None:
         with contextlib.suppress(subprocess.TimeoutExpired):
             child.wait(timeout=max(0.1, deadline - time.monotonic()))
         _signal_group(child.pid, signal.SIGKILL)
+
+
+def live_serve(*, host: str, port: int) -> None:
+    """The live server alone (``serve`` starts it): until SIGTERM or SIGINT."""
+    ensure_secret_key()
+    _django_setup()
+    from gathering.live.sse_server import run
+
+    run(host=host, port=port)
 
 
 def _signal_group(pid: int, signum: int) -> None:
@@ -198,6 +235,13 @@ def main(argv: list[str] | None = None) -> None:
         )
         options = parser.parse_args(argv[1:])
         serve(host=options.host, port=options.port, workers=options.workers)
+        return
+    if command == "live-serve":
+        parser = argparse.ArgumentParser(prog="gathering live-serve")
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("LIVE_PORT", "8001")))
+        options = parser.parse_args(argv[1:])
+        live_serve(host=options.host, port=options.port)
         return
     if command == "setup":
         parser = argparse.ArgumentParser(prog="gathering setup")

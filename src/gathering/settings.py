@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "gathering.registration",
     "gathering.checkin",
     "gathering.voices",
+    "gathering.satellites",
+    "gathering.live",
     "gathering.transparency",
     "gathering.abuse",
     "gathering.outbox",
@@ -240,6 +242,7 @@ GATHERING_STAFF_ROLES = [
     ("registration_desk", _("Registration desk: registrations, delegations, tickets")),
     ("gate", _("Gate: ticket check-in, without names")),
     ("moderator", _("Moderator: messages and flagged signatures, without emails")),
+    ("site_coordinator", _("Site coordinator: their own satellite site")),
 ]
 
 # "Add your voice": signatures over these limits (count, seconds) are flagged for review, not
@@ -290,3 +293,12 @@ LOGGING = {
         "fontTools": {"level": "WARNING"},
     },
 }
+
+# Live updates (issue 5): the event stream is served by its own asyncio process
+# (`gathering live-serve`, started by `gathering serve` on LIVE_PORT). Pages reach it at
+# LIVE_PUBLIC_URL when a reverse proxy routes it (e.g. "https://example.org" or "/"), else at
+# the page's own host name on LIVE_PORT.
+LIVE_PORT = int(os.environ.get("LIVE_PORT", "8001"))
+LIVE_PUBLIC_URL = os.environ.get("LIVE_PUBLIC_URL", "")
+LIVE_POLL_SECONDS = float(os.environ.get("LIVE_POLL_SECONDS", "0.5"))
+LIVE_MAX_CLIENTS = int(os.environ.get("LIVE_MAX_CLIENTS", "20000"))

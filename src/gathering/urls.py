@@ -29,6 +29,8 @@ urlpatterns += i18n_patterns(
     path("", include("gathering.program.urls")),
     path("", include("gathering.registration.urls")),
     path("", include("gathering.voices.urls")),
+    path("", include("gathering.satellites.urls")),
+    path("", include("gathering.live.urls")),
     prefix_default_language=True,
 )
 

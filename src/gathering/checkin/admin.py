@@ -16,11 +16,12 @@ from gathering.core.admin import GatheringModelAdmin, translated_text
 
 @admin.register(Gate)
 class GateAdmin(GatheringModelAdmin):
-    list_display = ("name_text", "slug", "edition", "position")
-    list_filter = ("edition",)
+    list_display = ("name_text", "slug", "edition", "site", "position")
+    list_filter = ("edition", "site")
+    list_select_related = ("edition", "site")
     search_fields = ("slug",)
     translated_search_fields = ("name",)
-    fields = ("edition", "name", "slug", "position")
+    fields = ("edition", "name", "slug", "site", "position")
 
     @admin.display(description=_("name"))
     def name_text(self, gate: Gate) -> Any:

@@ -9,6 +9,7 @@ Writes go through ``services.py``.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.timezone import now
@@ -19,7 +20,8 @@ from gathering.program.models import Edition
 
 
 class Gate(models.Model):
-    """An entrance of an edition's venue, where staff scan tickets."""
+    """An entrance of an edition's venue (or of one of its satellite sites), where staff scan
+    tickets."""
 
     edition = models.ForeignKey(
         Edition, on_delete=models.CASCADE, related_name="gates", verbose_name=_("edition")
@@ -27,6 +29,16 @@ class Gate(models.Model):
     name = TranslatedField(_("name"), max_length=100)
     slug = models.SlugField(_("short name in URLs"), max_length=50)
     position = models.PositiveSmallIntegerField(_("position"), default=0)
+    # NULL for the main venue's gates; a satellite site that checks tickets has its own.
+    site = models.ForeignKey(
+        "satellites.Site",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="gates",
+        verbose_name=_("satellite site"),
+        help_text=_("Empty for a gate of the main venue."),
+    )
 
     class Meta:
         ordering = ["edition", "position", "slug"]
@@ -40,6 +52,10 @@ class Gate(models.Model):
 
     def __str__(self) -> str:
         return str(self.name) or self.slug
+
+    def clean(self) -> None:
+        if self.site_id and self.site and self.site.edition_id != self.edition_id:
+            raise ValidationError({"site": _("This site belongs to another edition.")})
 
 
 class GateDevice(models.Model):

@@ -34,6 +34,12 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "voices.endorsement": ("add", "change", "delete", "view"),
         "voices.signature": ("view", "moderate"),
         "voices.invalidation": ("add", "view"),
+        "live.announcement": ("add", "change", "view"),
+        # Sites are added through the application form (with its consent), decided with
+        # the back office's actions or the staff page; coordinate: their staff pages.
+        "satellites.site": ("change", "delete", "view", "coordinate"),
+        "satellites.streamchannel": ("add", "change", "delete", "view"),
+        "satellites.attendancereport": ("change", "view"),
     },
     "program_editor": {
         "program.edition": ("view", "change"),
@@ -43,6 +49,8 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         # The speakers of a session are edited inline on the session's form.
         "program.sessionspeaker": ("add", "change", "delete", "view"),
         "program.speaker": ("add", "change", "delete", "view"),
+        # Stage managers post what the hall, the sites and viewers must know now.
+        "live.announcement": ("add", "change", "view"),
     },
     # Sees and helps registrants (names included), assigns coaches and arrival slots.
     "registration_desk": {
@@ -64,6 +72,11 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "voices.campaign": ("view",),
         "voices.signature": ("moderate",),
         "voices.invalidation": ("add", "view"),
+    },
+    # Coordinates their own satellite site on its staff pages (reports, stream, tickets); no
+    # back-office access to sites: the views check that the site is theirs.
+    "site_coordinator": {
+        "satellites.site": ("coordinate",),
     },
 }
 

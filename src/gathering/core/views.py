@@ -6,6 +6,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 
@@ -25,6 +26,15 @@ class StaffLoginView(LoginView):
             request.user.is_authenticated and request.user.is_staff
         )
         return super().dispatch(request, *args, **kwargs)
+
+    def get_default_redirect_url(self) -> str:
+        # Site coordinators work on their site's pages: the back office would show them nothing.
+        user = self.request.user
+        if user.has_perm("satellites.coordinate_site") and not user.has_perm(
+            "satellites.view_site"
+        ):
+            return reverse("satellites:site-staff-list")
+        return str(super().get_default_redirect_url())
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -197,3 +197,16 @@ def test_non_staff_account_cannot_get_into_the_admin(client, django_user_model) 
     assert response.redirect_chain[-1][0].startswith(LOGIN_URL)
     assert len(response.redirect_chain) == 2
     assert 'name="password"' in response.content.decode()
+
+
+def test_site_coordinator_lands_on_their_sites(client, django_user_model) -> None:
+    coordinator = django_user_model.objects.create_user(
+        "coordinator", password=PASSWORD, is_staff=True
+    )
+    coordinator.groups.add(Group.objects.get(name="site_coordinator"))
+
+    response = client.post(LOGIN_URL, {"username": "coordinator", "password": PASSWORD})
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("satellites:site-staff-list")
+    assert client.get(response["Location"]).status_code == 200

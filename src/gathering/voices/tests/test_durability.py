@@ -28,9 +28,6 @@ import json
 import os
 import re
 import secrets
-import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -44,6 +41,7 @@ from typing import Any
 import pytest
 
 from gathering.abuse import altcha
+from gathering.core.testing.server import Server, own_postgres_database, server_env
 from gathering.core.testing.smtp import SmtpSink
 
 BIN = Path(sys.executable).parent
@@ -116,102 +114,6 @@ print(json.dumps({
         if log else [],
 }))
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for listing in Path(f"/proc/{pid}/task").glob("*/children"):
-        with contextlib.suppress(OSError):
-            for token in listing.read_text().split():
-                found.append(int(token))
-                found.extend(_children(int(token)))
-    return found
-
-
-@contextlib.contextmanager
-def _own_postgres_database(url: str) -> Iterator[str]:
-    """A database of its own on the server of ``url`` (dropped afterwards)."""
-    import psycopg
-
-    parts = urllib.parse.urlsplit(url)
-    admin = parts._replace(path="/postgres").geturl().replace("postgres://", "postgresql://", 1)
-    name = f"gathering_durability_{secrets.token_hex(4)}"
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f"CREATE DATABASE {name}")
-    try:
-        yield parts._replace(path=f"/{name}").geturl()
-    finally:
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-class Server:
-    """``gathering serve`` in its own data folder; SIGKILL-able as a whole process tree."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.process: subprocess.Popen[bytes] | None = None
-        self.port = 0
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def python(self, code: str, stdin: str = "") -> str:
-        result = subprocess.run(
-            [str(BIN / "python"), "-c", code],
-            env=self.env,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr[-3000:]
-        return result.stdout
-
-    def start(self) -> None:
-        self.port = _free_port()
-        self.process = subprocess.Popen(
-            [str(BIN / "gathering"), "serve", "--port", str(self.port), "--workers", "2"],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(self.base + "/abuse/altcha/challenge", timeout=2):
-                    return
-            except OSError:
-                assert self.process.poll() is None, "the server stopped while starting"
-                assert time.monotonic() < deadline, "the server did not start in 60 s"
-                time.sleep(0.2)
-
-    def kill(self) -> None:
-        """SIGKILL the server, granian's processes and the worker: nothing gets to finish."""
-        assert self.process is not None
-        # `gathering serve` starts granian and the worker each in a process group of its own.
-        for pid in [self.process.pid, *_children(self.process.pid)]:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.kill()
 
 
 @dataclass
@@ -334,30 +236,21 @@ def server(
     # The test makes the proofs of work with the server's key.
     monkeypatch.setenv("ALTCHA_HMAC_KEY", key)
     altcha.reset_key()
-    env = {
-        **os.environ,
-        "GATHERING_DATA_DIR": str(tmp_path / "data"),
-        "DJANGO_SETTINGS_MODULE": "gathering.settings",
-        "DEBUG": "0",
-        "LOG_LEVEL": "ERROR",
-        "ALTCHA_HMAC_KEY": key,
-        "EMAIL_HOST": "127.0.0.1",
-        "EMAIL_PORT": str(smtp_sink.port),
-        "SITE_URL": "http://127.0.0.1",
+    env = server_env(
+        tmp_path / "data",
+        ALTCHA_HMAC_KEY=key,
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=str(smtp_sink.port),
         # All the load comes from 127.0.0.1 and one domain: the limits would flag signatures.
-        "VOICES_LIMIT_ADDRESS": NO_LIMIT,
-        "VOICES_LIMIT_NETWORK": NO_LIMIT,
-        "VOICES_LIMIT_DOMAIN": NO_LIMIT,
-    }
-    for name in ("GATHERING_TESTING", "SECRET_KEY", "REDIS_URL", "PYTEST_XDIST_WORKER"):
-        env.pop(name, None)
+        VOICES_LIMIT_ADDRESS=NO_LIMIT,
+        VOICES_LIMIT_NETWORK=NO_LIMIT,
+        VOICES_LIMIT_DOMAIN=NO_LIMIT,
+    )
     with contextlib.ExitStack() as stack:
         if os.environ.get("DATABASE_URL", "").startswith("postgres"):
             env["DATABASE_URL"] = stack.enter_context(
-                _own_postgres_database(os.environ["DATABASE_URL"])
+                own_postgres_database(os.environ["DATABASE_URL"], prefix="gathering_durability")
             )
-        else:
-            env.pop("DATABASE_URL", None)
         running = Server(env)
         stack.callback(running.stop)
         yield running

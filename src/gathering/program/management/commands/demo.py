@@ -35,11 +35,18 @@ class Command(BaseCommand):
         from gathering.voices.demo import load_voices_demo
 
         campaigns = load_voices_demo()
+        from gathering.satellites.demo import load_satellites_demo
+
+        sites = load_satellites_demo()
+        from gathering.live.demo import load_live_demo
+
+        announcements = load_live_demo()
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo loaded: {summary.editions} editions, {summary.sessions} sessions, "
                 f"{summary.speakers} speakers ({summary.created} objects created, "
                 f"{summary.updated} updated, {summary.unchanged} unchanged); "
-                f"{categories} registration categories and {campaigns} campaigns created."
+                f"{categories} registration categories, {campaigns} campaigns and "
+                f"{sites} satellite sites and {announcements} announcements created."
             )
         )

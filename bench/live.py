@@ -10,7 +10,8 @@ each is one check-in through the check-in API (``POST /api/checkin/<year>/gates/
 a distinct valid ticket), which adds one to ``checked_in``. For every change and every client
 it records the delay from the moment the check-in request was sent (its commit comes a few
 milliseconds later, so the figures are slightly pessimistic) to the arrival of the event
-carrying the new value, and prints p50/p99/max, the events lost (clients that never got a
+carrying the new value (changes are ``--pause`` plus a random 0-1 s apart, so they land
+anywhere in the live server's poll cycle), and prints p50/p99/max, the events lost (clients that never got a
 value), the streams the server closed, and the live server's memory (RSS from /proc) and CPU.
 
 The live server polls the counters every LIVE_POLL_SECONDS (0.5 s): a check-in reaches the
@@ -31,6 +32,8 @@ import argparse
 import contextlib
 import json
 import os
+import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -179,6 +182,7 @@ def measure(name: str, options: argparse.Namespace, env: dict[str, str]) -> None
         workers=options.workers, env={**env, "LIVE_PORT": str(live_port)}, prepare=prepare
     ) as server:
         setup = json.loads(setup_file.read_text())
+        shutil.rmtree(workdir, ignore_errors=True)
         live_url = f"http://127.0.0.1:{live_port}"
         wait_until_up(live_url + "/healthz")
         state_url = f"{live_url}/live/{setup['year']}/state.json"
@@ -215,6 +219,7 @@ def measure(name: str, options: argparse.Namespace, env: dict[str, str]) -> None
             Clients("127.0.0.1", port, f"/live/{setup['year']}/events", share, options.concurrency)
             for port, share in zip(ports, shares, strict=True)
         ]
+        load = os.getloadavg()[0]
         try:
             readiness = [group.wait_ready() for group in clients]
             connected, ready, failed = (sum(r[i] for r in readiness) for i in range(3))
@@ -229,7 +234,8 @@ def measure(name: str, options: argparse.Namespace, env: dict[str, str]) -> None
             client_cpu = sum(group.cpu_seconds() for group in clients)
             sent: list[tuple[int, float]] = []
             for index in range(options.changes):
-                time.sleep(options.pause)
+                # A random part: changes land anywhere in the live server's poll cycle.
+                time.sleep(options.pause + random.random())  # noqa: S311
                 sent.append((base + index + 1, check_in(server.base_url, setup, index)))
             time.sleep(options.grace)
             end_rss = rss_mb(pids)
@@ -294,7 +300,8 @@ def measure(name: str, options: argparse.Namespace, env: dict[str, str]) -> None
         f"connections, {cpu_after - cpu_held:.1f} s over the {len(sent)} changes "
         f"({options.pause:.0f} s apart, heartbeats included); clients' process CPU "
         f"{client_cpu:.1f} s over the changes; healthz says {health['clients']:,} clients. "
-        f"Whole `gathering serve` tree: {serve_rss:.0f} MB"
+        f"Whole `gathering serve` tree: {serve_rss:.0f} MB. Load average before the clients: "
+        f"{load:.2f} on {os.cpu_count()} CPUs"
     )
     met = (
         results["clients"] >= TARGET_CLIENTS

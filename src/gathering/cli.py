@@ -78,6 +78,7 @@ PERIODIC_JOBS: list[tuple[str, int]] = [
     ("integrate_logs", 1),
     ("expire_signatures", 300),
     ("erase_site_contacts", 3600),
+    ("purge_expired_personal_data", 3600),
 ]
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
@@ -62,6 +63,7 @@ INSTALLED_APPS = [
     "gathering.transparency",
     "gathering.abuse",
     "gathering.outbox",
+    "gathering.privacy",
     "gathering.api",
     # django-ninja: its Swagger UI assets come from our static files (not a CDN) when listed.
     "ninja",
@@ -75,11 +77,17 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Django's CSP middleware plus the live server's origin; before the hot path and static
+    # files, so that every answer carries the policy (core/security.py).
+    "gathering.core.security.ContentSecurityPolicyMiddleware",
+    "gathering.core.security.NoStoreMiddleware",  # no-store on form answers and staff pages
     "gathering.checkin.middleware.DeviceScanMiddleware",  # gate devices' scans: the hot path
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "gathering.core.middleware.LocaleMiddleware",  # Django's, quicker on API paths
     "django.middleware.common.CommonMiddleware",
+    # "Origin: null" under no-referrer: trusted only with Sec-Fetch-Site: same-origin.
+    "gathering.core.security.FetchMetadataOriginMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -100,6 +108,7 @@ TEMPLATES = [
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.template.context_processors.i18n",
+                "django.template.context_processors.csp",  # {{ csp_nonce }}
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "gathering.core.context_processors.site",
@@ -201,15 +210,52 @@ WHITENOISE_USE_FINDERS = DEBUG or env_bool("GATHERING_TESTING")
 MEDIA_URL = "/media/"
 MEDIA_ROOT = DATA_DIR / "media"
 
+# HTTPS=1: the site is reached over HTTPS only (directly or behind a TLS proxy). Then cookies
+# are secure-only, plain-HTTP requests are redirected and browsers are told (HSTS) to use HTTPS
+# for a year. Off by default: `make run` serves plain HTTP on 127.0.0.1, where secure cookies
+# would never come back and HSTS would pin localhost to HTTPS.
+HTTPS = env_bool("HTTPS")
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=not DEBUG and env_bool("HTTPS"))
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=not DEBUG and HTTPS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=HTTPS)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000" if HTTPS else "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+# Preload: a request to browser vendors, for the whole domain and hard to undo; an
+# organisation opts in (SECURE_HSTS_PRELOAD=1), the software does not decide it for them.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD")
+# Behind a TLS proxy that sets X-Forwarded-Proto (and overwrites any a client sent):
+# SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto, else Django sees plain HTTP and redirects forever.
+if proxy_header := os.environ.get("SECURE_PROXY_SSL_HEADER", "").strip():
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + proxy_header.upper().replace("-", "_"), "https")
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
-# "same-origin", not "no-referrer": with no referrer at all, browsers send "Origin: null" on
-# form posts and Django's CSRF check refuses every one of them (sign-in, admin, public forms).
-SECURE_REFERRER_POLICY = "same-origin"
+# No referrer at all: addresses with private tokens (registration, signatures) never leak to
+# the sites our pages link to. Browsers then send "Origin: null" on form posts, which Django's
+# CSRF check refuses; core/security.py accepts it when Fetch Metadata proves the post
+# same-origin. Browsers send Fetch Metadata to HTTPS and localhost only: serving plain HTTP on
+# another address needs REFERRER_POLICY=same-origin.
+SECURE_REFERRER_POLICY = os.environ.get("REFERRER_POLICY", "no-referrer")
+# Content-Security-Policy (Django's middleware, core/security.py adds the live server's origin
+# to connect-src): our own files only, no inline script or style; scripts and <style> elements
+# may carry the request's nonce ({{ csp_nonce }}; never on pages from the page cache, whose
+# nonce would be stale). data: images: the icons inside Swagger UI's stylesheet (/api/docs).
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    # The ALTCHA widget's proof-of-work worker and the scanner's service worker: our files.
+    "worker-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+# W021 asks for HSTS preload, which stays the organisation's choice (above).
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 
 # Email: sent over SMTP (a local relay, localhost:25, by default). Django 6.1 configures
 # mailers in MAILERS (the EMAIL_HOST/EMAIL_PORT/... settings are deprecated); the environment

@@ -38,6 +38,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import contextvars
 import hashlib
 import hmac
 import json
@@ -46,6 +47,7 @@ import re
 import secrets
 import threading
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -331,6 +333,28 @@ def blind_index(value: str, *, purpose: str) -> str:
 
 # --- model fields ----------------------------------------------------------------------------
 
+_stored_form: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "gathering_pii_stored_form", default=False
+)
+
+
+@contextlib.contextmanager
+def stored_form() -> Iterator[None]:
+    """Inside this block, encrypted fields neither decrypt what they read nor encrypt what they
+    write: values are their stored form (``pii1:<key id>:…``). Backups copy ciphertexts this
+    way (``privacy/services/backups.py``) and a restore writes them back unchanged, beside
+    their keys; a value that is not a stored one (plain text by mistake) raises ValueError on
+    write."""
+    token = _stored_form.set(True)
+    try:
+        yield
+    finally:
+        _stored_form.reset(token)
+
+
+def _is_stored(value: Any) -> bool:
+    return isinstance(value, str) and value.count(":") >= 2 and value.startswith(PREFIX + ":")
+
 
 class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
     """Text stored encrypted (see the module docstring); decrypted when read.
@@ -360,11 +384,15 @@ class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
     def get_prep_value(self, value: Any) -> Any:
         if value is None:
             return None
+        if _stored_form.get():
+            if not _is_stored(value):
+                raise ValueError(f"{self.crypto_context}: not an encrypted value.")
+            return value
         return encrypt(self.serialise(value), context=self.crypto_context)
 
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
-        if value is None:
-            return None
+        if value is None or _stored_form.get():
+            return value
         return self.deserialise(decrypt(value, context=self.crypto_context))
 
     def to_python(self, value: Any) -> Any:

@@ -60,6 +60,10 @@ class SnapshotReader:
 # emit(values) -> whether they went out (False: this process may no longer publish them).
 Emit = Callable[[dict[str, Any]], Awaitable[bool]]
 
+# Nudges never make an edition polled more often than this: a burst of them (a service called
+# in a loop, many servers nudging at once) must not turn into a burst of snapshots.
+MIN_POLL_GAP = 0.1
+
 
 class Poller:
     """Polls one edition every ``interval`` seconds (at once when nudged) and emits changed
@@ -110,7 +114,12 @@ class Poller:
 
     async def _run(self) -> None:
         failures = 0
+        last = -MIN_POLL_GAP
         while True:
+            gap = last + MIN_POLL_GAP - self._clock()
+            if gap > 0:
+                await asyncio.sleep(gap)
+            last = self._clock()
             self._nudged.clear()
             try:
                 values = await self._read(self.year)

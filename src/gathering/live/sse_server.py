@@ -45,6 +45,10 @@ REQUEST_SECONDS = 10.0
 RETRY_MS = 3000
 # Connections beyond the client cap (+ this many for requests in flight) are refused at once.
 SPARE_CONNECTIONS = 1024
+# Open files kept for the database, Redis, logs and requests in flight.
+SPARE_FILES = 256
+# After an answer (other than a stream), how long the client may take to close its side.
+LINGER_SECONDS = 2.0
 
 ROUTE = re.compile(r"/live/([1-9][0-9]{0,5})/(events|state\.json)")
 
@@ -149,7 +153,7 @@ class LiveServer:
 
 
 class Connection(asyncio.Protocol):
-    __slots__ = ("buffer", "edition", "live", "timer", "transport", "year")
+    __slots__ = ("buffer", "edition", "live", "pending", "timer", "transport", "year")
 
     def __init__(self, live: LiveServer) -> None:
         self.live = live
@@ -158,6 +162,7 @@ class Connection(asyncio.Protocol):
         self.edition: Edition | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.year = 0
+        self.pending = False  # a request read, its answer not written yet
 
     # --- asyncio callbacks --------------------------------------------------------------------
 
@@ -188,10 +193,13 @@ class Connection(asyncio.Protocol):
             return
         self.buffer = None
         self._cancel_timer()
+        self.pending = True
         self._route(request)
 
     def eof_received(self) -> bool:
-        return False  # close our side too
+        # A client that half-closes after its request still gets the answer; otherwise the
+        # end of its input ends the connection (a stream's client left).
+        return self.pending
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_timer()
@@ -276,16 +284,27 @@ class Connection(asyncio.Protocol):
             return
         self.edition = edition
         self.year = year
+        self.pending = False
         transport.write(STREAM_HEAD + RETRY + state.replay(last_event_id))
 
     # --- helpers ------------------------------------------------------------------------------
 
     def _finish(self, status: int, body: Any, *, head_only: bool = False, extra: str = "") -> None:
         self.buffer = None
+        self.pending = False
         self._cancel_timer()
         transport = self.transport
-        if transport is not None and not transport.is_closing():
-            transport.write(response(status, body, head_only=head_only, extra=extra))
+        if transport is None or transport.is_closing():
+            return
+        transport.write(response(status, body, head_only=head_only, extra=extra))
+        if transport.can_write_eof():
+            # Lingering close: closing a socket with unread input (a body we refused, more
+            # garbage) resets the connection, and the client may never see our answer. So
+            # only our side ends here; the rest of its input is discarded until it closes
+            # too, or LINGER_SECONDS pass.
+            transport.write_eof()
+            asyncio.get_running_loop().call_later(LINGER_SECONDS, transport.close)
+        else:
             transport.close()
 
     def _timed_out(self) -> None:
@@ -314,13 +333,20 @@ def raise_open_files_limit() -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-async def serve(*, host: str, port: int, ready: Any = None) -> None:
+async def serve(*, host: str, port: int, open_files: int, ready: Any = None) -> None:
     """Serve until SIGTERM or SIGINT (Django is set up by the caller)."""
     from django.conf import settings
 
+    max_clients = int(getattr(settings, "LIVE_MAX_CLIENTS", 20000))
+    # Each client holds a socket: past the open-files limit, accepting fails for everyone.
+    if max_clients > open_files - SPARE_FILES:
+        max_clients = max(1, open_files - SPARE_FILES)
+        logger.info(
+            "live: at most %d clients (the limit on open files is %d)", max_clients, open_files
+        )
     broadcaster = make_broadcaster()
     await broadcaster.start()
-    live = LiveServer(broadcaster, max_clients=int(getattr(settings, "LIVE_MAX_CLIENTS", 20000)))
+    live = LiveServer(broadcaster, max_clients=max_clients)
     await live.start(host, port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -337,6 +363,4 @@ async def serve(*, host: str, port: int, ready: Any = None) -> None:
 
 
 def run(*, host: str, port: int) -> None:
-    limit = raise_open_files_limit()
-    logger.info("live: up to %d open files", limit)
-    asyncio.run(serve(host=host, port=port))
+    asyncio.run(serve(host=host, port=port, open_files=raise_open_files_limit()))

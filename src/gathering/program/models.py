@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import zoneinfo
 from typing import TYPE_CHECKING
 
@@ -67,6 +68,16 @@ class Edition(models.Model):
         default="en",
         help_text=_("Texts missing in a visitor's language are shown in this one."),
     )
+    retention_days = models.PositiveSmallIntegerField(
+        _("days personal data is kept"),
+        default=30,
+        validators=[MaxValueValidator(3650)],
+        help_text=_(
+            "Names, email addresses, phone numbers and answers of this edition's attendees and "
+            "signers are erased this many days after its last day (counts and anonymous "
+            "statistics remain)."
+        ),
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -94,6 +105,13 @@ class Edition(models.Model):
     @property
     def tzinfo(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
+
+    @property
+    def retention_deadline(self) -> dt.datetime:
+        """When the personal data of this edition's people is erased (``privacy`` app): the
+        end of the ``retention_days``-th day after the last day, in the edition's time zone."""
+        day = self.end_date + dt.timedelta(days=self.retention_days + 1)
+        return dt.datetime.combine(day, dt.time.min, tzinfo=self.tzinfo)
 
 
 class Room(models.Model):

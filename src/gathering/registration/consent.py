@@ -14,7 +14,8 @@ from django.utils import translation
 from django.utils.translation import gettext
 
 VERSION = "registration-2026-1"
-# Registrations are erased this many days after the last day of their edition.
+# Registrations are erased this many days after the last day of their edition: the edition's
+# ``retention_days`` (the ``privacy`` app's purge); this is only the default of the text.
 RETENTION_DAYS_AFTER_EDITION = 90
 
 
@@ -26,8 +27,11 @@ class ConsentText:
     statement: str
 
 
-def consent_text(language: str | None = None) -> ConsentText:
-    """The consent texts in ``language`` (default: the active one)."""
+def consent_text(
+    language: str | None = None, *, retention_days: int = RETENTION_DAYS_AFTER_EDITION
+) -> ConsentText:
+    """The consent texts in ``language`` (default: the active one); ``retention_days`` is the
+    edition's (``Edition.retention_days``: the purge erases the registration then)."""
     with translation.override(language or translation.get_language()):
         return ConsentText(
             version=VERSION,
@@ -44,7 +48,7 @@ def consent_text(language: str | None = None) -> ConsentText:
                 "erase it. You can see, change, download or erase your data at any time "
                 "through the private link we email you."
             )
-            % {"days": RETENTION_DAYS_AFTER_EDITION},
+            % {"days": retention_days},
             statement=gettext(
                 "I explicitly consent to the processing of my details, including what they may "
                 "reveal about my political opinions, for this purpose and for this period."

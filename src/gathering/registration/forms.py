@@ -107,7 +107,7 @@ class RegistrationForm(PersonFieldsMixin):
     def __init__(self, *args: Any, category: Category, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.category = category
-        self.consent_text = consent_text()
+        self.consent_text = consent_text(retention_days=category.edition.retention_days)
         self.fields["consent"].label = self.consent_text.statement
         self.questions = list(category.questions.all())
         for question in self.questions:
@@ -260,9 +260,9 @@ class ConsentForm(forms.Form):
         error_messages={"required": _("Please give your consent to register.")},
     )
 
-    def __init__(self, *args: Any, needs_consent: bool, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, needs_consent: bool, retention_days: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.consent_text = consent_text()
+        self.consent_text = consent_text(retention_days=retention_days)
         if needs_consent:
             self.fields["consent"].label = self.consent_text.statement
         else:

@@ -233,12 +233,19 @@ class RegistrationConfirmView(View):
         registration = get_registration_or_404(token)
         if registration.status == Registration.Status.CONFIRMED:
             return HttpResponseRedirect(manage_url(token))
-        form = ConsentForm(needs_consent=not registration.has_consented)
+        form = ConsentForm(
+            needs_consent=not registration.has_consented,
+            retention_days=registration.edition.retention_days,
+        )
         return self.show(request, registration, form)
 
     def post(self, request: HttpRequest, token: str) -> HttpResponse:
         registration = get_registration_or_404(token)
-        form = ConsentForm(request.POST, needs_consent=not registration.has_consented)
+        form = ConsentForm(
+            request.POST,
+            needs_consent=not registration.has_consented,
+            retention_days=registration.edition.retention_days,
+        )
         if not form.is_valid():
             return self.show(request, registration, form, status=400)
         try:
@@ -269,12 +276,19 @@ class OfferAcceptView(View):
         registration = get_registration_or_404(token)
         if registration.status != Registration.Status.OFFERED:
             return HttpResponseRedirect(manage_url(token))
-        form = ConsentForm(needs_consent=not registration.has_consented)
+        form = ConsentForm(
+            needs_consent=not registration.has_consented,
+            retention_days=registration.edition.retention_days,
+        )
         return self.show(request, registration, form)
 
     def post(self, request: HttpRequest, token: str) -> HttpResponse:
         registration = get_registration_or_404(token)
-        form = ConsentForm(request.POST, needs_consent=not registration.has_consented)
+        form = ConsentForm(
+            request.POST,
+            needs_consent=not registration.has_consented,
+            retention_days=registration.edition.retention_days,
+        )
         if not form.is_valid():
             return self.show(request, registration, form, status=400)
         try:

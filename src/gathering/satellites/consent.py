@@ -13,7 +13,9 @@ from django.utils import translation
 from django.utils.translation import gettext
 
 VERSION = "satellites-2026-1"
-# Contact details are erased this many days after the last day of the edition.
+# Contact details are erased this many days after the last day of the edition at the latest
+# (``services.erase_expired_contacts``); sooner when the edition keeps personal data for less
+# (``Edition.retention_days``, the ``privacy`` app's purge).
 RETENTION_DAYS_AFTER_EDITION = 90
 
 
@@ -25,8 +27,11 @@ class ConsentText:
     statement: str
 
 
-def consent_text(language: str | None = None) -> ConsentText:
-    """The consent texts in ``language`` (default: the active one)."""
+def consent_text(
+    language: str | None = None, *, retention_days: int = RETENTION_DAYS_AFTER_EDITION
+) -> ConsentText:
+    """The consent texts in ``language`` (default: the active one); ``retention_days``: when
+    the contact is erased (see :data:`RETENTION_DAYS_AFTER_EDITION`)."""
     with translation.override(language or translation.get_language()):
         return ConsentText(
             version=VERSION,
@@ -43,7 +48,7 @@ def consent_text(language: str | None = None) -> ConsentText:
                 "then erase them; the site's name, place and attendance remain in the record "
                 "of the gathering. You can ask the organisers to erase them sooner."
             )
-            % {"days": RETENTION_DAYS_AFTER_EDITION},
+            % {"days": retention_days},
             statement=gettext(
                 "I explicitly consent to the processing of my details, including what they may "
                 "reveal about my political opinions, for this purpose and for this period."

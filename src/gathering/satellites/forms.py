@@ -16,7 +16,7 @@ from gathering.program.models import Edition
 from gathering.registration.countries import country_choices
 from gathering.registration.forms import _language_choices
 from gathering.satellites import validation
-from gathering.satellites.consent import consent_text
+from gathering.satellites.consent import RETENTION_DAYS_AFTER_EDITION, consent_text
 from gathering.satellites.models import EXPECTED_ATTENDANCE_MAX, StreamChannel
 
 _TEXT_INPUT = {"dir": "auto", "autocomplete": "off"}
@@ -123,7 +123,9 @@ class SiteApplicationForm(forms.Form):
     def __init__(self, *args: Any, edition: Edition, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.edition = edition
-        self.consent_text = consent_text()
+        self.consent_text = consent_text(
+            retention_days=min(edition.retention_days, RETENTION_DAYS_AFTER_EDITION)
+        )
         self.fields["consent"].label = self.consent_text.statement
         _set_choices(self.fields["country"], _countries(get_language() or settings.LANGUAGE_CODE))
         _set_choices(self.fields["timezone"], _timezones())

@@ -19,9 +19,9 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.cache import never_cache
-from django.views.decorators.clickjacking import xframe_options_exempt
 
 from gathering.abuse.client import client_ip
+from gathering.core.security import embeddable
 from gathering.core.translated import set_fallback_language
 from gathering.program.models import Edition
 from gathering.program.views import get_edition_or_404
@@ -171,7 +171,7 @@ class CountsView(View):
         return response
 
 
-@method_decorator(xframe_options_exempt, name="dispatch")
+@method_decorator(embeddable, name="dispatch")  # no X-Frame-Options, frame-ancestors *
 class WidgetView(View):
     """A small page other sites may embed in an iframe: the count, progress and a link."""
 

@@ -57,6 +57,9 @@ def test_widget_include_passes_our_texts_and_our_endpoint(language) -> None:
     assert 'name="altcha"' in rendered
     assert "hidefooter" in rendered and "hidelogo" in rendered
     assert re.search(r'<script src="/static/abuse/altcha\.min\.js" defer>', rendered)
+    # The external build: its styles and worker are our files (no inline style, no blob:).
+    assert '<link rel="stylesheet" href="/static/abuse/altcha.css">' in rendered
+    assert 'workerurl="/static/abuse/altcha.worker.js"' in rendered
     strings = _strings(rendered)
     assert set(strings) >= {"label", "verifying", "verified", "error", "expired"}
     assert strings["footer"] == ""
@@ -70,13 +73,22 @@ def test_widget_include_takes_another_challenge_url() -> None:
 def test_vendored_widget_and_license_are_there(settings) -> None:
     from django.contrib.staticfiles import finders
 
-    script = finders.find("abuse/altcha.min.js")
+    files = [
+        finders.find(name)
+        for name in ("abuse/altcha.min.js", "abuse/altcha.worker.js", "abuse/altcha.css")
+    ]
     license_file = finders.find("abuse/altcha.LICENSE.txt")
-    assert script and license_file
+    assert all(files) and license_file
     with open(license_file) as handle:
         assert "MIT License" in handle.read()
-    with open(script) as handle:
-        source = handle.read()
+    source = ""
+    for name in files:
+        with open(name) as handle:
+            source += handle.read()
+    # The external build: no <style> element, no worker from a blob: or data: URL (the
+    # Content-Security-Policy would refuse both).
+    assert 'createElement("style")' not in source
+    assert "createObjectURL" not in source and "data:text/javascript" not in source
     # No CDN, font or telemetry: the only absolute URLs are the footer link (hidden), a docs
     # link in an error message, Svelte's error-page links, and XML namespaces.
     urls = set(re.findall(r"https?://[^\s\"'`)]+", source))

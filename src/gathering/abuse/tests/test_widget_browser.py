@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from gathering.abuse.templatetags import abuse as widget_texts
+from gathering.core.testing.browser import wait_until, watch_csp
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -56,12 +57,12 @@ def _shot(page, request: pytest.FixtureRequest, step: str) -> None:
 
 def _solve_and_submit(page, live_server, language: str) -> tuple[str, str, float]:
     page.goto(f"{live_server.url}/abuse-test/{language}/page")
-    page.wait_for_function("customElements.get('altcha-widget') !== undefined")
+    wait_until(page, "customElements.get('altcha-widget') !== undefined")
     started = time.monotonic()
     page.click("#name")  # auto="onfocus": solving starts when the person enters the form
     page.fill("#name", "Test")
-    page.wait_for_function(
-        "document.querySelector('input[name=altcha]')?.value?.length > 0", timeout=60_000
+    wait_until(
+        page, "document.querySelector('input[name=altcha]')?.value?.length > 0", timeout=60_000
     )
     took = time.monotonic() - started
     payload = page.input_value("input[name=altcha]")
@@ -75,6 +76,7 @@ def test_widget_solves_our_challenge_and_the_server_accepts_it_once(
     browser_context, live_server, request, settings
 ) -> None:
     page = browser_context.new_page()
+    violations = watch_csp(page)  # the site's policy: no inline style, no blob: worker
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
     payload, answer, took = _solve_and_submit(page, live_server, "en")
@@ -111,7 +113,9 @@ def test_widget_solves_our_challenge_and_the_server_accepts_it_once(
     assert elsewhere == []
     paths = {urlsplit(url).path for url in requests if urlsplit(url).netloc == origin}
     assert "/abuse/altcha/challenge" in paths
-    assert "/static/abuse/altcha.min.js" in paths
+    assert {"/static/abuse/altcha.min.js", "/static/abuse/altcha.css"} <= paths, paths
+    assert "/static/abuse/altcha.worker.js" in paths, paths
+    assert violations == []
 
 
 @pytest.mark.django_db(transaction=True)
@@ -123,21 +127,24 @@ def test_widget_shows_our_texts_in_persian_right_to_left(
     monkeypatch.setitem(widget_texts.WIDGET_STRINGS, "label", "برچسب آزمایشی")
     monkeypatch.setitem(widget_texts.WIDGET_STRINGS, "verified", "تأیید شد (آزمایش)")
     page = browser_context.new_page()
+    violations = watch_csp(page)
     page.goto(f"{live_server.url}/abuse-test/fa/page")
-    page.wait_for_function("customElements.get('altcha-widget') !== undefined")
+    wait_until(page, "customElements.get('altcha-widget') !== undefined")
     page.wait_for_selector("altcha-widget label")
     assert "برچسب آزمایشی" in page.inner_text("altcha-widget")
     _shot(page, request, "before")
     page.click("#name")
-    page.wait_for_function(
-        "document.querySelector('input[name=altcha]')?.value?.length > 0", timeout=60_000
+    wait_until(
+        page, "document.querySelector('input[name=altcha]')?.value?.length > 0", timeout=60_000
     )
-    page.wait_for_function("document.querySelector('altcha-widget').innerText.includes('آزمایش)')")
+    wait_until(page, "document.querySelector('altcha-widget').innerText.includes('آزمایش)')")
     _shot(page, request, "verified")
     assert page.locator("altcha-widget a").count() == 0  # no logo or footer link to altcha.org
+    assert page.evaluate("getComputedStyle(document.querySelector('.altcha')).display") == "flex"
     page.click("button[type=submit]")
     page.wait_for_load_state()
     assert page.inner_text("body") == "status=ok"
+    assert violations == []
 
 
 @pytest.mark.django_db(transaction=True)

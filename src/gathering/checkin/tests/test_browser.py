@@ -20,6 +20,7 @@ from gathering.checkin.tests.factories import (
     issue_ticket,
     make_staff,
 )
+from gathering.core.testing.browser import wait_until
 from gathering.program.tests.factories import EditionFactory, texts
 from gathering.registration.tickets import qr_png
 
@@ -192,8 +193,9 @@ def test_scanner_reloads_offline_from_its_service_worker(
 
     context.set_offline(True)
     # Offline also for the worker: its own requests fail before the page is reloaded.
-    page.wait_for_function(
-        "() => fetch('/staff/scanner/sw.js', {cache: 'no-store'}).then(() => false, () => true)"
+    wait_until(
+        page,
+        "() => fetch('/staff/scanner/sw.js', {cache: 'no-store'}).then(() => false, () => true)",
     )
     page.reload()
     page.wait_for_selector("#scanner[data-state=ready]")

@@ -222,8 +222,9 @@ def test_markers_sit_on_the_label_point_and_grow_with_the_value() -> None:
     with translation.override("fr"):
         svg = render_world_map(counts={}, label="x", markers={"FR": 10, "US": 1000, "ZZ": 4})
     circles = {c.find(f"{SVG}title").text: c for c in parse(svg).iter(f"{SVG}circle")}
-    assert set(circles) == {"France: 10", "États-Unis: 1000"}
-    france, usa = circles["France: 10"], circles["États-Unis: 1000"]
+    # French puts a no-break space before the colon.
+    assert set(circles) == {"France\u00a0: 10", "États-Unis\u00a0: 1000"}
+    france, usa = circles["France\u00a0: 10"], circles["États-Unis\u00a0: 1000"]
     assert [float(france.get("cx")), float(france.get("cy"))] == world["FR"]["c"]
     assert float(usa.get("r")) > float(france.get("r")) > 0
     assert all(c.get("class") == "wm-marker" for c in circles.values())

@@ -144,7 +144,9 @@ def request(port: int, raw: bytes) -> tuple[int, dict[str, str], bytes]:
     return parse_response(data)
 
 
-def get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+def get(
+    port: int, path: str, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
     lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1"]
     lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
     return request(port, ("\r\n".join(lines) + "\r\n\r\n").encode())
@@ -206,7 +208,21 @@ class SseClient:
             if "retry" in fields:
                 self.retry = int(fields["retry"])
             if "data" in fields:
-                return Event(fields.get("id", ""), fields.get("event", ""), json.loads(fields["data"]))
+                return Event(
+                    fields.get("id", ""), fields.get("event", ""), json.loads(fields["data"])
+                )
+
+    def next_comment(self) -> str:
+        """Reads until a comment line arrives (events on the way are dropped)."""
+        seen = len(self.comments)
+        while len(self.comments) == seen:
+            while b"\n\n" not in self.buffer:
+                self._fill()
+            block, _blank, self.buffer = self.buffer.partition(b"\n\n")
+            for line in block.decode().split("\n"):
+                if line.startswith(":"):
+                    self.comments.append(line[1:].strip())
+        return self.comments[seen]
 
     def events(self, count: int) -> list[Event]:
         return [self.next_event() for _ in range(count)]

@@ -25,7 +25,9 @@ def test_http_10_needs_no_host_and_bare_newlines_are_accepted() -> None:
 
 def test_head_length_waits_for_the_blank_line() -> None:
     assert head_length(b"GET / HTTP/1.1\r\nHost: a\r\n") == 0
-    assert head_length(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nextra") == len(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert head_length(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nextra") == len(
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+    )
 
 
 def test_an_oversized_head_is_refused() -> None:

@@ -5,6 +5,7 @@ Needs Redis on 127.0.0.1:6379 (database 4); skipped with a reason otherwise.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import socket
 
@@ -53,7 +54,10 @@ def triples(events) -> list[tuple[str, str, object]]:
 
 
 def test_two_servers_deliver_the_same_ids_and_values(figures: Figures, year: int) -> None:
-    with running(figures, redis_url=REDIS_URL) as first, running(figures, redis_url=REDIS_URL) as second:
+    with (
+        running(figures, redis_url=REDIS_URL) as first,
+        running(figures, redis_url=REDIS_URL) as second,
+    ):
         assert wait_for(lambda: first.run(lambda: first.broadcaster.connected.is_set()))
         assert wait_for(lambda: second.run(lambda: second.broadcaster.connected.is_set()))
         a = SseClient(first.port, f"/live/{year}/events")
@@ -173,10 +177,8 @@ class Proxy:
         except OSError:
             pass
         for sock in (source, target):
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def cut(self) -> None:
         if self.listener is not None:
@@ -184,10 +186,8 @@ class Proxy:
             self.listener = None
         with self.lock:
             for sock in self.sockets:
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 sock.close()
             self.sockets.clear()
 
@@ -219,7 +219,9 @@ def test_redis_going_away_and_coming_back(figures: Figures, year: int) -> None:
             client.until("voices", 12)
             direct = redis.Redis.from_url(REDIS_URL)
             key = f"{notify.redis_prefix(REDIS_URL)}{year}:state"
-            assert wait_for(lambda: json.loads(direct.get(key) or "{}").get("topics", {}).get("voices") == 12)
+            assert wait_for(
+                lambda: json.loads(direct.get(key) or "{}").get("topics", {}).get("voices") == 12
+            )
             direct.close()
             client.close()
     finally:

@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -22,26 +21,26 @@ from gathering.live.tests.sse_client import SseClient, wait_for
 BIN = Path(sys.executable).parent
 YEAR = 2031
 
-SETUP = """
+SETUP = f"""
 import datetime as dt
 from gathering.cli import setup
 setup(load_demo=False)
 from gathering.program.models import Edition
 Edition.objects.create(
-    year=%d, title={"en": "Live"}, city={"en": "Paris"}, venue_name={"en": "Hall"},
-    start_date=dt.date(%d, 6, 1), end_date=dt.date(%d, 6, 2),
+    year={YEAR}, title={{"en": "Live"}}, city={{"en": "Paris"}}, venue_name={{"en": "Hall"}},
+    start_date=dt.date({YEAR}, 6, 1), end_date=dt.date({YEAR}, 6, 2),
 )
-""" % (YEAR, YEAR, YEAR)
+"""
 
-ANNOUNCE = """
+ANNOUNCE = f"""
 import os
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gathering.settings")
 import django
 django.setup()
 from gathering.live.services import post_announcement
 from gathering.program.models import Edition
-post_announcement(edition=Edition.objects.get(year=%d), text={"en": "Doors open <b>now</b>"})
-""" % YEAR
+post_announcement(edition=Edition.objects.get(year={YEAR}), text={{"en": "Doors open <b>now</b>"}})
+"""
 
 
 def _free_port() -> int:
@@ -98,9 +97,17 @@ def test_serve_runs_the_live_server_and_stops_it(tmp_path: Path) -> None:
         "DEBUG": "0",
         "LOG_LEVEL": "ERROR",
     }
-    for name in ("GATHERING_TESTING", "SECRET_KEY", "REDIS_URL", "DATABASE_URL", "PYTEST_XDIST_WORKER"):
+    for name in (
+        "GATHERING_TESTING",
+        "SECRET_KEY",
+        "REDIS_URL",
+        "DATABASE_URL",
+        "PYTEST_XDIST_WORKER",
+    ):
         env.pop(name, None)
-    subprocess.run([str(BIN / "python"), "-c", SETUP], env=env, check=True, timeout=180, capture_output=True)
+    subprocess.run(
+        [str(BIN / "python"), "-c", SETUP], env=env, check=True, timeout=180, capture_output=True
+    )
     port, live_port = _free_port(), _free_port()
     env["LIVE_PORT"] = str(live_port)
     process = subprocess.Popen(
@@ -120,8 +127,16 @@ def test_serve_runs_the_live_server_and_stops_it(tmp_path: Path) -> None:
 
         # A change made through the product reaches the stream.
         client = SseClient(live_port, f"/live/{YEAR}/events")
-        assert {event.event for event in client.events(len(state["topics"]))} == set(state["topics"])
-        subprocess.run([str(BIN / "python"), "-c", ANNOUNCE], env=env, check=True, timeout=60, capture_output=True)
+        assert {event.event for event in client.events(len(state["topics"]))} == set(
+            state["topics"]
+        )
+        subprocess.run(
+            [str(BIN / "python"), "-c", ANNOUNCE],
+            env=env,
+            check=True,
+            timeout=60,
+            capture_output=True,
+        )
         event = client.next_event()
         while event.event != "announcements":
             event = client.next_event()
@@ -132,7 +147,9 @@ def test_serve_runs_the_live_server_and_stops_it(tmp_path: Path) -> None:
         [live_pid] = [pid for pid in _children(process.pid) if "live-serve" in _cmdline(pid)]
         os.kill(live_pid, signal.SIGKILL)
         assert wait_for(
-            lambda: any("live-serve" in _cmdline(pid) and pid != live_pid for pid in _children(process.pid)),
+            lambda: any(
+                "live-serve" in _cmdline(pid) and pid != live_pid for pid in _children(process.pid)
+            ),
             timeout=30,
         )
         assert wait_for(lambda: _answers(f"{live}/healthz"), timeout=60, step=0.2)

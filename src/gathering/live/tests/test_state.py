@@ -35,7 +35,9 @@ def test_ids_are_milliseconds_since_the_epoch() -> None:
 
 def test_replay_sends_everything_or_only_what_changed_since_an_id() -> None:
     state = EditionState(2026)
-    state.apply({"voices": 1, "checked_in": 2, "stage": "x"}, {"voices": 10, "checked_in": 11, "stage": 12})
+    state.apply(
+        {"voices": 1, "checked_in": 2, "stage": "x"}, {"voices": 10, "checked_in": 11, "stage": 12}
+    )
     state.apply({"checked_in": 3}, {"checked_in": 20})
     assert [e[1] for e in events(state.replay())] == ["voices", "stage", "checked_in"]
     assert events(state.replay(11)) == [(12, "stage", "x"), (20, "checked_in", 3)]
@@ -75,7 +77,9 @@ def test_merge_applies_newer_topics_only() -> None:
     state.apply({"voices": 1}, {"voices": 10})
     assert state.merge({"id": 10, "topics": {"voices": 1}, "ids": {"voices": 10}}) == b""
     assert state.merge({"id": 9, "topics": {"voices": 0}, "ids": {"voices": 9}}) == b""
-    data = state.merge({"id": 11, "topics": {"voices": 2, "stage": "y"}, "ids": {"voices": 11, "stage": 11}})
+    data = state.merge(
+        {"id": 11, "topics": {"voices": 2, "stage": "y"}, "ids": {"voices": 11, "stage": 11}}
+    )
     assert {e[1] for e in events(data)} == {"voices", "stage"}
     assert state.values == {"voices": 2, "stage": "y"} and state.last_id == 11
 
@@ -99,7 +103,13 @@ def test_malformed_messages_are_refused(message: dict[str, object]) -> None:
 def test_adopt_takes_the_published_state_and_reports_differences() -> None:
     state = EditionState(2026)
     state.apply({"voices": 1, "checked_in": 5}, {"voices": 50, "checked_in": 51})
-    data = state.adopt({"id": 40, "topics": {"voices": 1, "checked_in": 7}, "ids": {"voices": 30, "checked_in": 40}})
+    data = state.adopt(
+        {
+            "id": 40,
+            "topics": {"voices": 1, "checked_in": 7},
+            "ids": {"voices": 30, "checked_in": 40},
+        }
+    )
     assert events(data) == [(40, "checked_in", 7)]
     assert state.ids == {"voices": 30, "checked_in": 40} and state.last_id == 40
     dump = state.dump()

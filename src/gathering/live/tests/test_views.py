@@ -103,7 +103,8 @@ def test_staff_post_and_withdraw(client: Client, django_user_model, role: str) -
     url = f"/en/{edition.year}/live/announcements/"
     assert client.get(url).status_code == 200
     response = client.post(
-        url, {"text_en": "Coaches leave at 18:00", "text_fa": "", "text_fr": "", "level": "important"}
+        url,
+        {"text_en": "Coaches leave at 18:00", "text_fa": "", "text_fr": "", "level": "important"},
     )
     assert response.status_code == 302
     announcement = Announcement.objects.get()

@@ -19,6 +19,7 @@ from django.utils.timezone import now
 from gathering.checkin import services as checkin
 from gathering.checkin.tests.factories import GateFactory, issue_ticket, nonce
 from gathering.checkin.tests.test_browser import CHROMIUM, CHROMIUM_ARGS, Shots
+from gathering.core.testing.browser import wait_until
 from gathering.live import selectors, services
 from gathering.live.tests.sse_client import ThreadedServer
 from gathering.program.models import Edition
@@ -99,7 +100,8 @@ def test_the_persian_wall_follows_a_check_in(
 
     result = checkin.record_scan(code=ticket.code, gate=gate, direction="entry", nonce=nonce("w"))
     assert result.status == "valid"
-    page.wait_for_function(
+    wait_until(
+        page,
         "() => document.querySelector('.wall-panel--counters [data-live-counter=\"checked_in\"]')"
         f".textContent === '{PERSIAN_ONE}'",
         timeout=20_000,
@@ -123,7 +125,8 @@ def test_the_wall_polls_when_the_stream_is_blocked(
     page.goto(f"{live_server.url}/en/{YEAR}/wall/?panel=counters")
     page.wait_for_selector('[data-live-state-now="polling"]', timeout=20_000)
     checkin.record_scan(code=ticket.code, gate=gate, direction="entry", nonce=nonce("p"))
-    page.wait_for_function(
+    wait_until(
+        page,
         "() => document.querySelector('.wall-panel--counters [data-live-counter=\"checked_in\"]')"
         ".textContent === '1'",
         timeout=20_000,

@@ -128,6 +128,7 @@ def edition_data(edition: Edition, /, **overrides: Any) -> dict[str, Any]:
         "venue_address_fr": "",
         "latitude": "48.9724",
         "longitude": "2.5166",
+        "retention_days": "30",
         "rooms-TOTAL_FORMS": "0",
         "rooms-INITIAL_FORMS": "0",
         "rooms-MIN_NUM_FORMS": "0",

@@ -97,7 +97,7 @@ def _new_link(registration: Registration) -> str:
 
 
 def _record_consent(registration: Registration, at: dt.datetime) -> None:
-    text = consent_text(registration.language)
+    text = consent_text(registration.language, retention_days=registration.edition.retention_days)
     registration.consent_version = text.version
     registration.consent_purpose = text.purpose
     registration.consent_retention = text.retention

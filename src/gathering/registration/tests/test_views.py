@@ -116,7 +116,7 @@ def test_form_shows_purpose_retention_and_questions_without_javascript(client, c
     assert '<form method="post"' in html
     assert "<script" not in html
     assert "political opinions" in html  # purpose
-    assert "90 days after the gathering ends" in html  # retention
+    assert "30 days after the gathering ends" in html  # retention: the edition's
     assert 'name="consent"' in html
     assert 'name="q_diet"' in html and "Vegetarian" in html
     assert 'value="IR"' in html and ">Iran<" in html

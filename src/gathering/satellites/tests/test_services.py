@@ -239,7 +239,8 @@ def test_approval_creates_a_coordinator_and_emails_a_link_to_choose_a_password(
     assert done.status_code == 302
     coordinator.refresh_from_db()
     assert coordinator.check_password(password)
-    assert "not valid" in Client().get(path, follow=True).content.decode()
+    # The page is in French: "Ce lien n\u2019est pas valide".
+    assert "n\u2019est pas valide" in Client().get(path, follow=True).content.decode()
 
     # ... and then sign in on the staff page, landing on their site.
     signed_in = Client().post(

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from gathering.checkin.tests.test_browser import CHROMIUM, CHROMIUM_ARGS, Shots
+from gathering.core.testing.browser import wait_until
 from gathering.core.testing.outbox import deliver_outbox
 from gathering.core.testing.smtp import SmtpSink
 from gathering.program.tests.factories import EditionFactory
@@ -62,7 +63,8 @@ def test_sign_confirm_and_see_the_count_move_in_persian(
     page.check("input[name=consent]")
     # The widget solves its challenge once the form has focus; its hidden input then holds
     # the solution the server verifies.
-    page.wait_for_function(
+    wait_until(
+        page,
         "() => { const f = document.querySelector('input[name=altcha]');"
         " return f && f.value.length > 20; }",
         timeout=30_000,

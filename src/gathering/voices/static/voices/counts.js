@@ -16,10 +16,11 @@
         if (!data) return;
         var total = section.querySelector("[data-count=total]");
         if (total) total.textContent = digits(data.total);
-        var bar = section.querySelector(".voice-progress > span");
-        if (bar) bar.style.inlineSize = data.progress + "%";
-        var meter = section.querySelector(".voice-progress");
-        if (meter) meter.setAttribute("aria-valuenow", data.progress);
+        var bar = section.querySelector("progress.voice-progress");
+        if (bar) {
+          bar.value = data.progress;
+          bar.textContent = digits(data.progress) + " %";
+        }
       })
       .catch(function () {});
   }

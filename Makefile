@@ -77,9 +77,15 @@ format: install
 types: install
 	$(BIN)/mypy src/gathering
 
+# bandit and pip-audit: findings and decisions in docs/security-checks.md. Bandit warns about
+# every node of a line whose `# nosec` had nothing to silence; those lines are noise here.
 check: install lint
 	$(BIN)/gathering check
 	$(BIN)/gathering makemigrations --check --dry-run
+	@echo "== bandit (configuration: [tool.bandit] in pyproject.toml) =="
+	$(BIN)/bandit -r src/gathering -c pyproject.toml -q 2> >(grep -v "nosec encountered" >&2) && echo "bandit: no issues"
+	@echo "== pip-audit (the installed packages, against PyPI's advisory database) =="
+	$(BIN)/python tools/audit_packages.py
 
 # Every script under bench/ (the helpers start with an underscore), one after the other.
 bench: install

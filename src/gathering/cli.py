@@ -19,7 +19,7 @@ import os
 import secrets
 import shutil
 import signal
-import subprocess
+import subprocess  # nosec B404 # each call is reviewed (B603)
 import sys
 import threading
 import time
@@ -167,10 +167,10 @@ def serve(*, host: str, port: int, workers: int) -> None:
     # Each child leads its own process group: stopping a group also stops granian's workers,
     # even when a signal reaches granian before it has finished starting them.
     children = [
-        subprocess.Popen(server_args, start_new_session=True),  # noqa: S603  (no shell)
-        subprocess.Popen([sys.executable, "-m", "gathering.cli", "worker"], start_new_session=True),
+        subprocess.Popen(server_args, start_new_session=True),  # noqa: S603  (no shell)  # nosec B603 # our own interpreter and module, no shell
+        subprocess.Popen([sys.executable, "-m", "gathering.cli", "worker"], start_new_session=True),  # nosec B603 # our own interpreter and module, no shell
     ]
-    live = subprocess.Popen(live_args, start_new_session=True)  # noqa: S603
+    live = subprocess.Popen(live_args, start_new_session=True)  # noqa: S603  # nosec B603 # our own interpreter and module, no shell
     print(f"Gathering is serving on http://{host}:{port}/  (Ctrl-C stops it)", flush=True)
     print(f"Live updates on http://{host}:{live_port}/", flush=True)
     stopping: list[bool] = []
@@ -194,7 +194,7 @@ def serve(*, host: str, port: int, workers: int) -> None:
                 live_restart_at = time.monotonic() + live_pause
                 live_pause = min(live_pause * 2, 60.0)
             elif time.monotonic() >= live_restart_at:
-                live = subprocess.Popen(live_args, start_new_session=True)  # noqa: S603
+                live = subprocess.Popen(live_args, start_new_session=True)  # noqa: S603  # nosec B603 # our own interpreter and module, no shell
                 live_restart_at = 0.0
         time.sleep(0.2)
     children.append(live)

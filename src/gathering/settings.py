@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "gathering.abuse",
     "gathering.outbox",
     "gathering.privacy",
+    "gathering.audit",
     "gathering.api",
     # django-ninja: its Swagger UI assets come from our static files (not a CDN) when listed.
     "ninja",
@@ -90,6 +91,7 @@ MIDDLEWARE = [
     "gathering.core.security.FetchMetadataOriginMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "gathering.audit.middleware.AuditRequestMiddleware",  # the request, for the back office's log
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "gathering.core.middleware.FallbackLanguageMiddleware",

@@ -31,6 +31,7 @@ urlpatterns += i18n_patterns(
     path("", include("gathering.voices.urls")),
     path("", include("gathering.satellites.urls")),
     path("", include("gathering.live.urls")),
+    path("", include("gathering.audit.urls")),
     prefix_default_language=True,
 )
 

@@ -30,7 +30,7 @@ type Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # Where REMOTE_ADDR is missing or not an address (a Unix socket, a misconfigured server):
 # such clients share one rate-limit bucket rather than escaping limits.
-UNKNOWN = ipaddress.IPv4Address("0.0.0.0")  # noqa: S104  (a value, not a bind address)
+UNKNOWN = ipaddress.IPv4Address("0.0.0.0")  # noqa: S104  (a value, not a bind address)  # nosec B104 # a placeholder address, never bound
 # A trusted proxy chain longer than this is not ours: stop reading.
 _MAX_HOPS = 16
 HASH_CHARS = 32

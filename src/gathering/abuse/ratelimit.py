@@ -90,7 +90,7 @@ def _upsert_sql() -> str:
         (RateCounter._meta.db_table, "scope", "hashed_key", "window_start", "hits", "expires"),
     )
     return (
-        f"INSERT INTO {table} ({scope}, {hashed_key}, {window_start}, {hits}, {expires}) "  # noqa: S608  (names from the model, values bound)
+        f"INSERT INTO {table} ({scope}, {hashed_key}, {window_start}, {hits}, {expires}) "  # noqa: S608  (names from the model, values bound)  # nosec B608 # quoted names from our models; every value is a bound parameter
         f"VALUES (%s, %s, %s, 1, %s) "
         f"ON CONFLICT ({scope}, {hashed_key}, {window_start}) "
         f"DO UPDATE SET {hits} = {table}.{hits} + 1 RETURNING {hits}"

@@ -9,6 +9,7 @@ language that cannot be used or a parameter of the wrong type or out of range.
 import hashlib
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.utils.http import parse_etags, quote_etag
@@ -55,8 +56,15 @@ class LimitOffset(LimitOffsetPagination):
         super().__init__(max_limit=MAX_LIMIT, **kwargs)
 
 
+# The codes ``?lang=`` takes exactly as the OpenAPI document lists them ("" is the default), so
+# that a client generated from the document sends nothing the API refuses.
+LANGUAGE_CODES = ["", *(code for code, _name in settings.LANGUAGES)]
+
+
 class LanguageQuery(Schema):
-    lang: str | None = Field(None, description=LANG_DESCRIPTION)
+    lang: str | None = Field(
+        None, description=LANG_DESCRIPTION, json_schema_extra={"enum": list(LANGUAGE_CODES)}
+    )
 
 
 class SessionFilterQuery(LanguageQuery):
@@ -68,13 +76,19 @@ class SessionFilterQuery(LanguageQuery):
 
 
 def _language(raw: str | None) -> str | None:
-    """The language asked for, None when none was; raises a 400 for an unknown one."""
-    if raw is None or not raw.strip():
+    """The language asked for, None when none was; raises a 400 for an unknown one.
+
+    Only the exact codes of the OpenAPI document: "FR" or " fr" would be a value the document
+    calls invalid, and a client should not come to rely on it."""
+    if not raw:
         return None
     try:
-        return parse_language(raw, default="")
+        code = parse_language(raw, default="")
+        if code != raw:
+            raise UnknownLanguageError
     except UnknownLanguageError as error:
         raise HttpError(400, str(error)) from error
+    return code
 
 
 def _edition(year: int) -> Edition:
@@ -84,7 +98,7 @@ def _edition(year: int) -> Edition:
         raise HttpError(404, _("There is no edition of %(year)s.") % {"year": year}) from error
 
 
-@router.get("/editions", response=list[EditionOut], url_name="edition-list")
+@router.get("/editions", response={200: list[EditionOut], **BAD_REQUEST}, url_name="edition-list")
 def list_editions(request: HttpRequest, query: Query[LanguageQuery]) -> list[dict[str, Any]]:
     """Every edition, latest first."""
     presenter = Presenter(request=request, language=_language(query.lang))

@@ -189,7 +189,8 @@ class CountsQuery(Schema):
     gate: str | None = Field(None, description="Only this gate (its slug).")
 
 
-UNAUTHORISED = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut}
+# 400: a path parameter of the wrong type (api/api.py's handler), possible on every operation.
+UNAUTHORISED = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut}
 
 
 def _edition(request: HttpRequest, year: int) -> Edition:

@@ -225,7 +225,7 @@ class _RevokedLookup:
             # The hot path of every check-in: plain SQL (the ORM costs more than the query).
             with connection.cursor() as cursor:
                 cursor.execute(
-                    f"SELECT revoked_at, category_code FROM {_TICKET_TABLE} "  # noqa: S608
+                    f"SELECT revoked_at, category_code FROM {_TICKET_TABLE} "  # noqa: S608  # nosec B608 # quoted names from our models; every value is a bound parameter
                     "WHERE ticket_id = %s AND edition_id = %s",
                     [ticket_id.hex(), self.edition.pk],
                 )
@@ -325,7 +325,7 @@ def _store_scan(write: _ScanWrite) -> _Stored | None:
         if status == ScanStatus.VALID:
             # Unless the nonce is stored already (a retry: then nothing is written).
             cursor.execute(
-                f"INSERT INTO {_PRESENCE_TABLE} AS p (edition_id, ticket_id, inside, last_scan_id) "  # noqa: S608
+                f"INSERT INTO {_PRESENCE_TABLE} AS p (edition_id, ticket_id, inside, last_scan_id) "  # noqa: S608  # nosec B608 # quoted names from our models; every value is a bound parameter
                 f"SELECT %s, %s, %s, NULL WHERE NOT EXISTS (SELECT 1 FROM {_SCAN_TABLE} "
                 "WHERE nonce = %s) ON CONFLICT (edition_id, ticket_id) "
                 "DO UPDATE SET inside = p.inside RETURNING id, inside, last_scan_id",
@@ -353,7 +353,7 @@ def _store_scan(write: _ScanWrite) -> _Stored | None:
         # nonce: scanners retry on timeout; a retry must be a no-op (the unique nonce says so,
         # also when the retry races its original).
         cursor.execute(
-            f"INSERT INTO {_SCAN_TABLE} (edition_id, gate_id, ticket_id, category_code, "  # noqa: S608
+            f"INSERT INTO {_SCAN_TABLE} (edition_id, gate_id, ticket_id, category_code, "  # noqa: S608  # nosec B608 # quoted names from our models; every value is a bound parameter
             "direction, status, reason, nonce, code_digest, device_id, scanned_by_id, "
             "scanner_id, device_time, offline, server_time, duplicate_of_id) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
@@ -385,7 +385,7 @@ def _store_scan(write: _ScanWrite) -> _Stored | None:
             return None
         if presence_pk is not None and status == ScanStatus.VALID:
             cursor.execute(
-                f"UPDATE {_PRESENCE_TABLE} SET inside = %s, last_scan_id = %s WHERE id = %s",  # noqa: S608
+                f"UPDATE {_PRESENCE_TABLE} SET inside = %s, last_scan_id = %s WHERE id = %s",  # noqa: S608  # nosec B608 # quoted names from our models; every value is a bound parameter
                 [write.direction == Direction.ENTRY, row[0], presence_pk],
             )
     return _Stored(pk=row[0], status=status, reason=reason, previous=previous)
@@ -398,24 +398,24 @@ def _store_scan(write: _ScanWrite) -> _Stored | None:
 # other case leaves no row (and no trace: a nonce stored meanwhile fails the scan's unique
 # index, and the whole statement with it), and the general path decides.
 _CLAIM = (
-    "WITH claim AS ("  # noqa: S608
+    "WITH claim AS ("  # noqa: S608  # nosec B608 # quoted names from our models; every value is a bound parameter
     f"SELECT nextval(pg_get_serial_sequence('{_SCAN_TABLE}', 'id')) AS id FROM {_TICKET_TABLE} "
     "WHERE ticket_id = %s::varchar AND edition_id = %s::bigint AND revoked_at IS NULL "
     f"AND NOT EXISTS (SELECT 1 FROM {_SCAN_TABLE} WHERE nonce = %s::varchar))"
 )
 _MOVE_IN = (
-    f", moved AS (INSERT INTO {_PRESENCE_TABLE} AS p (edition_id, ticket_id, inside, "  # noqa: S608
+    f", moved AS (INSERT INTO {_PRESENCE_TABLE} AS p (edition_id, ticket_id, inside, "  # noqa: S608  # nosec B608 # quoted names from our models; every value is a bound parameter
     "last_scan_id) SELECT %s::bigint, %s::varchar, TRUE, id FROM claim "
     "ON CONFLICT (edition_id, ticket_id) DO UPDATE SET inside = TRUE, "
     "last_scan_id = EXCLUDED.last_scan_id WHERE NOT p.inside RETURNING p.last_scan_id)"
 )
 _MOVE_OUT = (
-    f", moved AS (UPDATE {_PRESENCE_TABLE} AS p SET inside = FALSE, last_scan_id = claim.id "  # noqa: S608
+    f", moved AS (UPDATE {_PRESENCE_TABLE} AS p SET inside = FALSE, last_scan_id = claim.id "  # noqa: S608  # nosec B608 # quoted names from our models; every value is a bound parameter
     "FROM claim WHERE p.edition_id = %s::bigint AND p.ticket_id = %s::varchar AND p.inside "
     "RETURNING p.last_scan_id)"
 )
 _STORE = (
-    f" INSERT INTO {_SCAN_TABLE} (id, edition_id, gate_id, ticket_id, category_code, "  # noqa: S608
+    f" INSERT INTO {_SCAN_TABLE} (id, edition_id, gate_id, ticket_id, category_code, "  # noqa: S608  # nosec B608 # quoted names from our models; every value is a bound parameter
     "direction, status, reason, nonce, code_digest, device_id, scanned_by_id, scanner_id, "
     "device_time, offline, server_time, duplicate_of_id) SELECT last_scan_id, %s::bigint, "
     "%s::bigint, %s::varchar, %s::smallint, %s::varchar, %s::varchar, %s::varchar, %s::varchar, "

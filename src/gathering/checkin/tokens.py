@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-TOKEN_PREFIX = "gd_"  # noqa: S105 (a prefix, not a secret)
+TOKEN_PREFIX = "gd_"  # noqa: S105 (a prefix, not a secret)  # nosec B105 # a public prefix, not a secret
 
 
 def new_token() -> str:

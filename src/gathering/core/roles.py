@@ -40,6 +40,8 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "satellites.site": ("change", "delete", "view", "coordinate"),
         "satellites.streamchannel": ("add", "change", "delete", "view"),
         "satellites.attendancereport": ("change", "view"),
+        # The audit trail: read only, for organisers alone (audit/).
+        "audit.auditevent": ("view",),
     },
     "program_editor": {
         "program.edition": ("view", "change"),

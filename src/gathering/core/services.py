@@ -45,5 +45,5 @@ def ensure_staff_login(*, data_dir: Path) -> StaffLogin:
         )
     return StaffLogin(
         username=user.username,
-        password_hint="(changed since it was generated)",  # noqa: S106
+        password_hint="(changed since it was generated)",  # noqa: S106  # nosec B106 # a hint shown to the operator, not a password
     )

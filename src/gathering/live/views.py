@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.cache import never_cache
 
+from gathering.audit.services import record as audit
 from gathering.core.cache import cached_page
 from gathering.core.local_cache import LocalCache
 from gathering.core.views import render_error
@@ -186,7 +187,7 @@ class AnnouncementsView(View):
         if not form.is_valid():
             return self._page(request, edition, form, status=400)
         try:
-            services.post_announcement(
+            announcement = services.post_announcement(
                 edition=edition,
                 text=form.cleaned_data["text"],
                 level=form.cleaned_data["level"],
@@ -195,6 +196,7 @@ class AnnouncementsView(View):
         except AnnouncementError as error:
             form.add_error("text", str(error.message))
             return self._page(request, edition, form, status=400)
+        audit(request, action="announcement.post", obj=announcement)
         messages.success(request, _("Announcement posted."))
         return HttpResponseRedirect(reverse("live:announcements", args=[year]))
 
@@ -205,5 +207,6 @@ class AnnouncementsView(View):
         if announcement is None:
             return render_error(request, 404, _("Not found"), _("Unknown announcement."))
         services.withdraw_announcement(announcement=announcement, by=request.user)
+        audit(request, action="announcement.withdraw", obj=announcement)
         messages.success(request, _("Announcement withdrawn."))
         return HttpResponseRedirect(reverse("live:announcements", args=[edition.year]))

@@ -323,7 +323,7 @@ def _record_failure(row: OutboxEmail, *, error: str, permanent: bool, report: Se
 
 def backoff(attempts: int) -> dt.timedelta:
     """The wait after the ``attempts``-th failed attempt (1 → about a minute, then 4 times longer each time)."""
-    jitter = random.uniform(0.9, 1.1)  # noqa: S311 (spreads retries; not security)
+    jitter = random.uniform(0.9, 1.1)  # noqa: S311 (spreads retries; not security)  # nosec B311 # jitter between retries, not security
     return BACKOFF_BASE * (4.0 ** max(attempts - 1, 0) * jitter)
 
 

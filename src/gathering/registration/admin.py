@@ -21,6 +21,8 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from gathering.audit.mixins import AuditedReadsMixin
+from gathering.audit.services import record as audit
 from gathering.core.admin import GatheringModelAdmin, ModelFormBase, translated_text
 from gathering.core.crypto import blind_index
 from gathering.program.models import Edition
@@ -113,7 +115,7 @@ class EmailIndexSearchMixin:
 
 
 @admin.register(Registration)
-class RegistrationAdmin(EmailIndexSearchMixin, GatheringModelAdmin):
+class RegistrationAdmin(AuditedReadsMixin, EmailIndexSearchMixin, GatheringModelAdmin):
     list_display = (
         "__str__",
         "person_name",
@@ -265,6 +267,13 @@ class RegistrationAdmin(EmailIndexSearchMixin, GatheringModelAdmin):
         if not printable:
             return None  # back to the list, with the message
         pdf = badges_pdf(registrations=printable, layout=layout)
+        audit(
+            request,
+            action="export.badges",
+            object_type="registration.registration",
+            summary=f"layout={layout} count={len(printable)} ids="
+            + ",".join(str(registration.pk) for registration in printable[:20]),
+        )
         logger.info(
             "badges printed: %s badge(s), layout %s, by user_id=%s",
             len(printable),

@@ -636,7 +636,7 @@ class DelegationManageView(View):
         delegation = selectors.get_led_delegation(registration=registration)
         action = request.POST.get("action", "")
         forms: dict[str, Any] = {}
-        invitation_token = ""
+        invitation_token = ""  # nosec B105 # empty until read from the request
         try:
             if delegation is None:
                 form = DelegationForm(request.POST)

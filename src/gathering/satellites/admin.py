@@ -16,6 +16,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from gathering.audit.mixins import AuditedReadsMixin
 from gathering.core.admin import GatheringModelAdmin, translated_text
 from gathering.core.cache import bump_version
 from gathering.core.crypto import blind_index
@@ -63,7 +64,7 @@ class StreamChannelAdmin(GatheringModelAdmin):
 
 
 @admin.register(Site)
-class SiteAdmin(GatheringModelAdmin):
+class SiteAdmin(AuditedReadsMixin, GatheringModelAdmin):
     list_display = (
         "name",
         "edition",

@@ -70,7 +70,7 @@ def build_approved(context: dict[str, Any], language: str) -> EmailMultiAlternat
             + "?"
             + urlencode({"next": dashboard_path})
         )
-        set_password_url = ""
+        set_password_url = ""  # nosec B105 # an address, empty when not needed
         if not user.has_usable_password():
             set_password_url = _url(
                 "satellites:password-set",

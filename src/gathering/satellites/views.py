@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.cache import never_cache
 
+from gathering.audit.services import record as audit
 from gathering.core.cache import cached_page
 from gathering.core.translated import set_fallback_language
 from gathering.core.views import render_error
@@ -313,6 +314,8 @@ class SiteStaffListView(StaffView):
                 messages.success(request, _("“%(name)s” is rejected.") % {"name": site.name})
         except SiteDecisionError as error:
             messages.warning(request, str(error.message))
+        else:
+            audit(request, action=f"site.{action}", obj=site)
         return HttpResponseRedirect(reverse("satellites:site-staff-list") + "#applications")
 
     def review(self, request: HttpRequest, *, accept: bool, pk: int) -> HttpResponse:
@@ -326,6 +329,7 @@ class SiteStaffListView(StaffView):
         except ReportDecisionError as error:
             messages.warning(request, str(error.message))
         else:
+            audit(request, action="report.accept" if accept else "report.reject", obj=report)
             messages.success(
                 request,
                 _("The report is accepted: it counts now.")
@@ -413,6 +417,7 @@ class SiteDashboardView(StaffView):
         except SiteError as error:
             form.add_error(None, str(error.message))
             return self.show(request, site, report_form=form, status=409)
+        audit(request, action="site.report_attendance", obj=report)
         if report.status == AttendanceReport.Status.HELD:
             messages.warning(
                 request,
@@ -437,6 +442,7 @@ class SiteDashboardView(StaffView):
         except SiteError as error:
             form.add_error("channel", str(error.message))
             return self.show(request, site, channel_form=form, status=400)
+        audit(request, action="site.channel", obj=site)
         messages.success(request, _("The stream of your site is saved."))
         return HttpResponseRedirect(reverse("satellites:site-dashboard", args=[site.pk]))
 
@@ -449,6 +455,7 @@ class SiteDashboardView(StaffView):
             )
         except SiteError as error:
             return self.show(request, site, error=str(error.message), status=409)
+        audit(request, action="site.tickets", obj=site)
         messages.success(request, _("Saved."))
         return HttpResponseRedirect(reverse("satellites:site-dashboard", args=[site.pk]))
 

@@ -142,7 +142,7 @@ def _sequence(*, log: Log, limit: int) -> list[tuple[int, bytes]]:
     index = connection.ops.quote_name("index")
     # Table and column names are ours; every value is a parameter.
     sql = (
-        f"UPDATE {entry} SET {index} = %s + q.rn - 1 "  # noqa: S608
+        f"UPDATE {entry} SET {index} = %s + q.rn - 1 "  # noqa: S608  # nosec B608 # quoted names from our models; every value is a bound parameter
         f"FROM (SELECT id AS qid, row_number() OVER (ORDER BY id) AS rn FROM {entry} "
         f"WHERE log_id = %s AND {index} IS NULL ORDER BY id LIMIT %s) AS q "
         f"WHERE {entry}.id = q.qid "

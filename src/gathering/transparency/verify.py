@@ -75,7 +75,7 @@ def _fetch(base: str, path: str, query: dict[str, int] | None = None) -> Any:
         url += "?" + urllib.parse.urlencode(query)
     request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310  # nosec B310 # http(s) only: checked when the address is parsed (_url)
             raw = response.read(MAX_DOCUMENT + 1)
     except urllib.error.HTTPError as error:
         detail = ""

@@ -25,6 +25,7 @@ from django.utils.timezone import now
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from gathering.audit.mixins import AuditedReadsMixin
 from gathering.core.admin import GatheringModelAdmin, ModelFormBase, translated_text
 from gathering.registration.countries import country_choices, country_name
 from gathering.voices.models import Campaign, Endorsement, Invalidation, Signature
@@ -238,7 +239,7 @@ class InvalidationAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Signature)
-class SignatureAdmin(ReadOnlyAdmin):
+class SignatureAdmin(AuditedReadsMixin, ReadOnlyAdmin):
     """Statuses, countries and flags only: no personal data, no search, no edits."""
 
     list_display = (

@@ -20,6 +20,15 @@ from gathering.voices.models import Campaign
 router = Router(tags=["voices"])
 
 
+class ErrorOut(Schema):
+    detail: str
+
+
+# 404 for an unknown edition or campaign, 400 for a path parameter of the wrong type
+# (api/api.py's handler): declared, so that the OpenAPI document lists every answer.
+ERRORS = {400: ErrorOut, 404: ErrorOut}
+
+
 class CountryCountOut(Schema):
     country: str = Field(description="ISO 3166 code, or 'other' for the small countries together.")
     count: int
@@ -36,7 +45,9 @@ class CampaignOut(Schema):
     log: str = Field(description="The campaign's transparency log id.")
 
 
-class CountsOut(Schema):
+# Not "CountsOut": the OpenAPI document names schemas by class name, and check-in's CountsOut
+# would take this one's place (or this one its).
+class CampaignCountsOut(Schema):
     total: int
     goal: int
     country_threshold: int
@@ -83,7 +94,11 @@ def _campaign_out(campaign: Campaign) -> dict[str, Any]:
     }
 
 
-@router.get("/{year}/campaigns", response=list[CampaignOut], summary="Campaigns of an edition")
+@router.get(
+    "/{year}/campaigns",
+    response={200: list[CampaignOut], **ERRORS},
+    summary="Campaigns of an edition",
+)
 def list_campaigns(request: HttpRequest, year: int) -> list[dict[str, Any]]:
     try:
         edition = program_selectors.get_edition(year=year)
@@ -92,7 +107,11 @@ def list_campaigns(request: HttpRequest, year: int) -> list[dict[str, Any]]:
     return [_campaign_out(campaign) for campaign in selectors.list_campaigns(edition=edition)]
 
 
-@router.get("/{year}/campaigns/{slug}/counts", response=CountsOut, summary="Public counts")
+@router.get(
+    "/{year}/campaigns/{slug}/counts",
+    response={200: CampaignCountsOut, **ERRORS},
+    summary="Public counts",
+)
 def campaign_counts(request: HttpRequest, year: int, slug: str) -> dict[str, Any]:
     campaign = _campaign(year, slug)
     counts = selectors.count_by_country(campaign=campaign)
@@ -104,7 +123,9 @@ def campaign_counts(request: HttpRequest, year: int, slug: str) -> dict[str, Any
     }
 
 
-@router.get("/{year}/campaigns/{slug}/audit", response=AuditOut, summary="Audit figures")
+@router.get(
+    "/{year}/campaigns/{slug}/audit", response={200: AuditOut, **ERRORS}, summary="Audit figures"
+)
 def campaign_audit(request: HttpRequest, year: int, slug: str) -> dict[str, Any]:
     campaign = _campaign(year, slug)
     figures = selectors.audit_figures(campaign=campaign)

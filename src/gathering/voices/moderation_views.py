@@ -38,6 +38,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.cache import never_cache
 
+from gathering.audit.services import record as audit
 from gathering.core.translated import set_fallback_language
 from gathering.core.views import render_error
 from gathering.program import selectors as program_selectors
@@ -311,6 +312,12 @@ class ModerationView(StaffView):
                 raise BadRequestError(_("This form is not known. Reload the page and try again."))
         except BadRequestError as error:
             return self.show(request, campaign, error=error.message, status=400)
+        audit(
+            request,
+            action="moderation.decide",
+            obj=campaign,
+            summary=f"queue={queue} approve={approve} done={tally.done} skipped={tally.skipped}",
+        )
         self.report(request, queue=queue, approve=approve, tally=tally)
         selectors.forget_counts(campaign=campaign)
         return HttpResponseRedirect(_moderation_url(campaign) + f"#{queue}")
@@ -524,6 +531,7 @@ class BulkInvalidationView(StaffView):
             form.add_error(None, str(error.message))
             return self.show(request, campaign, form, status=400)
         selectors.forget_counts(campaign=campaign)
+        audit(request, action="moderation.invalidate", obj=invalidation)
         logger.info(
             "voices bulk invalidation confirmed invalidation_id=%s campaign_id=%s "
             "moderator_id=%s count=%s",
@@ -602,6 +610,7 @@ class SignatoriesExportView(StaffView):
         else:
             body = exports.signatories_pdf(campaign=campaign, language=language)
             content_type = "application/pdf"
+        audit(request, action="export.signatories", obj=campaign, summary=f"format={fmt}")
         logger.info(
             "voices signatories exported campaign_id=%s user_id=%s format=%s",
             campaign.pk,

@@ -69,7 +69,7 @@ EXCLUDED_MODELS = frozenset({"auth.permission"})
 MADE_BY_MIGRATE = frozenset({"auth.group"})
 # What a restore may write in the data folder.
 FILE_ROOTS = ("secret_key", "keys/", "media/")
-SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name)
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name)  # nosec B105 # a file name
 ENVIRONMENT_KEYS = {
     "BLIND_INDEX_KEY": "keys/blind_index.key",
     "ALTCHA_HMAC_KEY": "keys/altcha_hmac.key",

@@ -8,7 +8,7 @@ the characters XML 1.0 cannot carry before any text reaches it.
 from __future__ import annotations
 
 import re
-from xml.etree.ElementTree import Element, SubElement, indent, tostring
+from xml.etree.ElementTree import Element, SubElement, indent, tostring  # nosec B405 # builds XML, never parses any
 
 from django.utils.translation import gettext as _
 from django.utils.translation import override

@@ -435,3 +435,7 @@ def test_https_settings_follow_the_environment(tmp_path: Path) -> None:
     )
     assert proxied.stdout.split()[0] == "False"
     assert "('HTTP_X_FORWARDED_PROTO', 'https') same-origin" in proxied.stdout
+
+
+# Nothing here depends on the database engine: the PostgreSQL run of `make test` leaves it out.
+pytestmark = pytest.mark.engine_agnostic

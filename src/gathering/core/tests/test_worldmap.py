@@ -230,3 +230,7 @@ def test_markers_sit_on_the_label_point_and_grow_with_the_value() -> None:
     assert all(c.get("class") == "wm-marker" for c in circles.values())
     # No shading without counts.
     assert shaded(svg) == {}
+
+
+# Nothing here depends on the database engine: the PostgreSQL run of `make test` leaves it out.
+pytestmark = pytest.mark.engine_agnostic

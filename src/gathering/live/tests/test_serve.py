@@ -167,3 +167,7 @@ def test_serve_runs_the_live_server_and_stops_it(tmp_path: Path) -> None:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pid, signal.SIGKILL)
             process.wait(timeout=10)
+
+
+# Nothing here depends on the database engine: the PostgreSQL run of `make test` leaves it out.
+pytestmark = pytest.mark.engine_agnostic

@@ -13,6 +13,7 @@ import datetime as dt
 import struct
 from collections.abc import Callable
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -287,3 +288,7 @@ def test_no_forged_or_mutated_code_is_accepted() -> None:
     assert sum(checked.values()) >= EXAMPLES, checked
     # Every way of making a candidate was exercised, not only the cheapest ones.
     assert len(checked) >= 16, checked
+
+
+# Nothing here depends on the database engine: the PostgreSQL run of `make test` leaves it out.
+pytestmark = pytest.mark.engine_agnostic

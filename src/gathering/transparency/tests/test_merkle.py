@@ -475,3 +475,7 @@ def test_pure_module_imports_no_django() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+# Nothing here depends on the database engine: the PostgreSQL run of `make test` leaves it out.
+pytestmark = pytest.mark.engine_agnostic

@@ -211,3 +211,7 @@ def test_only_http_addresses_are_fetched(files) -> None:
     with pytest.raises(SystemExit) as exit_info:
         run("receipt", "--receipt", files["receipt"], "--url", "file:///etc/passwd")
     assert exit_info.value.code == 2
+
+
+# Nothing here depends on the database engine: the PostgreSQL run of `make test` leaves it out.
+pytestmark = pytest.mark.engine_agnostic

@@ -8,8 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
-# Three workers on two cores: many tests wait on subprocesses, sockets and fsync.
-PYTEST_WORKERS ?= 3
+PYTEST_WORKERS ?= 2
 
 .PHONY: help install run serve test test-sqlite test-postgres browser lint format types check bench demo clean messages
 

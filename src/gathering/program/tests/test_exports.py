@@ -31,7 +31,8 @@ from gathering.program.tests.factories import (
     texts,
 )
 
-pytestmark = pytest.mark.django_db
+# Rendering and formats, not the database engine: the PostgreSQL run of `make test` leaves it out.
+pytestmark = [pytest.mark.django_db, pytest.mark.engine_agnostic]
 
 SCHEMAS = Path(settings.PROJECT_DIR).parent / "shared" / "schemas" / "c3voc"
 HOSTILE = '<script>alert(1)</script> \x00bell\x07 esc\x1b[31m \u202eevil\u202c & "q" ]]>'

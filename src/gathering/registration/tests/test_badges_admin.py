@@ -30,7 +30,8 @@ from gathering.registration.tests.factories import (
 from gathering.registration.ticket_codes import CategoryCode
 from gathering.registration.tickets import ticket_code
 
-pytestmark = pytest.mark.django_db
+# Rendering and formats, not the database engine: the PostgreSQL run of `make test` leaves it out.
+pytestmark = [pytest.mark.django_db, pytest.mark.engine_agnostic]
 
 CHANGELIST = "admin:registration_registration_changelist"
 A6 = (105.0, 148.0)

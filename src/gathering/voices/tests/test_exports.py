@@ -25,7 +25,8 @@ from gathering.voices.models import Signature
 from gathering.voices.tests.factories import CampaignFactory
 from gathering.voices.tests.signers import Signers, make_staff, stored_signature
 
-pytestmark = pytest.mark.django_db
+# Rendering and formats, not the database engine: the PostgreSQL run of `make test` leaves it out.
+pytestmark = [pytest.mark.django_db, pytest.mark.engine_agnostic]
 
 PDFTOTEXT = shutil.which("pdftotext")
 PDFTOPPM = shutil.which("pdftoppm")

@@ -6,7 +6,11 @@ import pytest
 
 # Fixtures shared by several apps' tests: ``smtp_sink`` (a local SMTP server that receives email)
 # and ``outbox_worker`` / ``deliver_outbox()`` (the worker that sends queued email).
-pytest_plugins = ["gathering.core.testing.smtp", "gathering.core.testing.outbox"]
+pytest_plugins = [
+    "gathering.core.testing.smtp",
+    "gathering.core.testing.outbox",
+    "gathering.core.testing.keys",  # ``isolated_keys``: a data folder of one's own to rotate keys
+]
 
 
 @pytest.fixture(autouse=True)

@@ -7,6 +7,8 @@ gathering live-serve  the live server alone (Server-Sent Events; --host, --port)
 gathering demo      load the Free Iran Gathering demo
 gathering worker    send queued emails and run the periodic jobs (`serve` starts it); --once
 gathering check     Django's system checks, deployment checks included
+gathering keys      every key family: current key, keys held, rows that depend on each
+                    (rotate_*_key, reindex_hmac and retire_*_key change them)
 gathering <cmd>     any Django management command (migrate, createsuperuser, …)
 """
 
@@ -62,13 +64,58 @@ def setup(*, load_demo: bool = True) -> None:
     ensure_secret_key()
     _django_setup()
     _manage("migrate", "--noinput", "--verbosity", "0")
-    _manage("collectstatic", "--noinput", "--verbosity", "0")
+    _collect_static()
     if load_demo:
         _manage("demo", "--if-empty")
     from gathering.core.services import ensure_staff_login
 
-    login = ensure_staff_login(data_dir=_data_dir())
+    login = ensure_staff_login(data_dir=_data_dir(), demo=load_demo)
     print(f"Staff sign-in: user {login.username!r}, password {login.password_hint}")
+    if login.authenticator_hint:
+        # Demo only: a real installation's staff set up their own app at their first sign-in.
+        print(
+            f"  second factor (demo only): authenticator app key {login.authenticator_hint}"
+            " (add it to any authenticator app, or run `gathering demo_sign_in_code` for the"
+            " current code)"
+        )
+
+
+def _static_fingerprint() -> str:
+    """What collectstatic would read: every source file's path, size and modification time,
+    and the storage that post-processes them."""
+    import hashlib
+
+    from django.conf import settings
+    from django.contrib.staticfiles.finders import get_finders
+
+    digest = hashlib.sha256(str(settings.STORAGES["staticfiles"]).encode())
+    entries = []
+    for finder in get_finders():
+        for path, storage in finder.list(["CVS", ".*", "*~"]):
+            stat = os.stat(storage.path(path))
+            entries.append(f"{path}\0{storage.path(path)}\0{stat.st_size}\0{stat.st_mtime_ns}")
+    for entry in sorted(entries):
+        digest.update(entry.encode() + b"\n")
+    return digest.hexdigest()
+
+
+def _collect_static() -> None:
+    """collectstatic, skipped when the sources have not changed since the last collection
+    (compressing every file again takes seconds at each start); one process at a time."""
+    import fcntl
+
+    from django.conf import settings
+
+    root = Path(settings.STATIC_ROOT)
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = root / ".collected"
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        fingerprint = _static_fingerprint()
+        if stamp.exists() and stamp.read_text() == fingerprint:
+            return
+        _manage("collectstatic", "--noinput", "--verbosity", "0")
+        stamp.write_text(fingerprint)
 
 
 # Periodic jobs the worker runs: (management command, seconds between runs).

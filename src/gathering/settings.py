@@ -47,8 +47,21 @@ def read_secret_key() -> str:
     )
 
 
+def read_secret_key_fallbacks() -> list[str]:
+    """Older secret keys that still verify what they signed (sessions, links to choose a
+    password) after a rotation: ``SECRET_KEY_FALLBACKS`` (comma-separated) or
+    ``<data>/keys/secret_key_fallbacks`` (one a line, written by ``gathering rotate_secret_key``)."""
+    if value := os.environ.get("SECRET_KEY_FALLBACKS"):
+        return [key.strip() for key in value.split(",") if key.strip()]
+    path = DATA_DIR / "keys" / "secret_key_fallbacks"
+    if path.exists():
+        return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    return []
+
+
 DEBUG = env_bool("DEBUG")
 SECRET_KEY = read_secret_key()
+SECRET_KEY_FALLBACKS = read_secret_key_fallbacks()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
@@ -65,6 +78,8 @@ INSTALLED_APPS = [
     "gathering.outbox",
     "gathering.privacy",
     "gathering.audit",
+    # Before django.contrib.admin: its admin/base_site.html adds a link to the security page.
+    "gathering.accounts",
     "gathering.api",
     # django-ninja: its Swagger UI assets come from our static files (not a CDN) when listed.
     "ninja",
@@ -93,6 +108,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "gathering.audit.middleware.AuditRequestMiddleware",  # the request, for the back office's log
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Session time-outs, and the second factor before any staff page (accounts/middleware.py).
+    "gathering.accounts.middleware.StaffSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "gathering.core.middleware.FallbackLanguageMiddleware",
 ]
@@ -183,6 +200,16 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "core:staff-login"
 LOGIN_REDIRECT_URL = "admin:index"
+# Staff sign-in (the accounts app): a second factor after the password; failed attempts lock the
+# account name (and throttle the address) for a while; sessions end after a while without
+# activity and after a fixed time in any case; sensitive changes need a recent second factor.
+ACCOUNTS_LOCKOUT_FAILURES = int(os.environ.get("ACCOUNTS_LOCKOUT_FAILURES", "5"))
+ACCOUNTS_LOCKOUT_SECONDS = int(os.environ.get("ACCOUNTS_LOCKOUT_SECONDS", "900"))
+ACCOUNTS_ADDRESS_FAILURES = int(os.environ.get("ACCOUNTS_ADDRESS_FAILURES", "30"))
+ACCOUNTS_ADDRESS_LOCKOUT_SECONDS = int(os.environ.get("ACCOUNTS_ADDRESS_LOCKOUT_SECONDS", "900"))
+ACCOUNTS_IDLE_TIMEOUT = int(os.environ.get("SESSION_IDLE_TIMEOUT", "1800"))
+ACCOUNTS_ABSOLUTE_TIMEOUT = int(os.environ.get("SESSION_ABSOLUTE_TIMEOUT", "43200"))
+ACCOUNTS_REAUTH_SECONDS = int(os.environ.get("ACCOUNTS_REAUTH_SECONDS", "600"))
 
 # Languages: every page and email exists in each of these; Persian is right-to-left.
 LANGUAGE_CODE = "en"
@@ -197,7 +224,9 @@ TIME_ZONE = "Europe/Paris"
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = DATA_DIR / "static"
+# Collected static files (`gathering setup`); STATIC_ROOT lets several data folders share one
+# collection (the tests' servers do: collecting and compressing takes seconds).
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or DATA_DIR / "static")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -287,10 +316,11 @@ GATHERING_STAFF_ROLES = [
     # (group name, what it is for) — later issues add their roles here.
     ("organiser", _("Organiser: everything")),
     ("program_editor", _("Program editor: editions, sessions, speakers")),
-    ("registration_desk", _("Registration desk: registrations, delegations, tickets")),
+    ("registration_desk", _("Registration desk: one registrant at a time, delegations")),
     ("gate", _("Gate: ticket check-in, without names")),
     ("moderator", _("Moderator: messages and flagged signatures, without emails")),
     ("site_coordinator", _("Site coordinator: their own satellite site")),
+    ("press_officer", _("Press officer: press accreditations and their badges")),
 ]
 
 # "Add your voice": signatures over these limits (count, seconds) are flagged for review, not

@@ -21,6 +21,7 @@ urlpatterns = [
     path("admin/login/", RedirectView.as_view(pattern_name="core:staff-login", query_string=True)),
     path("admin/", admin.site.urls),
     path("", include("gathering.core.urls")),
+    path("", include("gathering.accounts.urls")),
     path("", include("gathering.checkin.urls")),
     path("", include("gathering.transparency.urls")),
     path("", include("gathering.abuse.urls")),
@@ -32,6 +33,7 @@ urlpatterns += i18n_patterns(
     path("", include("gathering.satellites.urls")),
     path("", include("gathering.live.urls")),
     path("", include("gathering.audit.urls")),
+    path("", include("gathering.privacy.urls")),
     prefix_default_language=True,
 )
 

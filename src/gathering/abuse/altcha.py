@@ -6,7 +6,7 @@ a few lines, and because we need each failure told apart and strict limits on ho
 1. ``GET /abuse/altcha/challenge`` returns a challenge (:func:`create_challenge`)::
 
        {"algorithm": "SHA-256", "challenge": sha256_hex(salt + str(number)),
-        "maxnumber": N, "salt": "<24 hex>?expires=<unix seconds>&",
+        "maxnumber": N, "salt": "<24 hex>?expires=<unix seconds>&[kid=<key id>&]",
         "signature": hmac_sha256_hex(server key, challenge)}
 
    ``number`` is secret, drawn uniformly from 0..N. The trailing ``&`` of the salt keeps digits
@@ -22,44 +22,44 @@ a few lines, and because we need each failure told apart and strict limits on ho
 
 The server's work per verify is a base64 and JSON decode, one SHA-256, one HMAC and one INSERT.
 
-The key: ``ALTCHA_HMAC_KEY`` in the environment (base64 of at least 32 bytes), else
-``<data>/keys/altcha_hmac.key`` (generated on first use, mode 0600, like ``core/crypto.py``'s
-keys). Changing it invalidates the challenges in flight (their forms get a new one) and nothing
-else. Difficulty: ``settings.ALTCHA_MAX_NUMBER``; lifetime: ``settings.ALTCHA_EXPIRES``.
+The keys (``core/hmac_keys.py``, family ``ALTCHA``): ``ALTCHA_HMAC_KEYS``/``ALTCHA_HMAC_KEY_ID``
+or the original ``ALTCHA_HMAC_KEY`` in the environment (base64 of at least 32 bytes), else key
+files: ``<data>/keys/altcha_hmac.key`` (id ``legacy``, generated on first use, mode 0600) and
+those ``gathering rotate_altcha_key`` adds under ``<data>/keys/altcha/``. A challenge names the
+key that signed it in its salt (``kid=``; none for the original key), so challenges issued
+before a rotation verify until they expire; ``gathering retire_altcha_key`` refuses to delete a
+key before its last challenges have expired. The ``kid`` is part of the salt, so the hash binds
+it too. Difficulty: ``settings.ALTCHA_MAX_NUMBER``; lifetime: ``settings.ALTCHA_EXPIRES``.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import datetime as dt
 import enum
 import hashlib
 import hmac
 import json
-import os
 import re
 import secrets
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 
 from gathering.abuse import services
-from gathering.core import crypto
+from gathering.core import hmac_keys
 
 ALGORITHM = "SHA-256"
 # The form field that carries the solution (the widget's ``name`` attribute).
 FIELD = "altcha"
-KEY_FILE = "altcha_hmac.key"
-MIN_KEY_BYTES = 32
+KEY_FILE = hmac_keys.ALTCHA.legacy_file
+MIN_KEY_BYTES = hmac_keys.KEY_BYTES
 # A real payload is about 330 characters; anything much longer is not one of ours.
 MAX_PAYLOAD_CHARS = 1000
-_SALT = re.compile(r"[0-9a-f]{24}\?expires=([0-9]{1,11})&")
+_SALT = re.compile(r"[0-9a-f]{24}\?expires=([0-9]{1,11})&(?:kid=([a-z0-9][a-z0-9-]{0,14})&)?")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _MAX_NUMBER_LIMIT = 10**9
 
@@ -87,53 +87,25 @@ class AltchaResult:
 
 _RESULTS = {status: AltchaResult(status) for status in Status}
 
-_lock = threading.Lock()
-_key: bytes | None = None
-
 
 def hmac_key() -> bytes:
-    """The server's ALTCHA key (loaded once per process; :func:`reset_key` reloads)."""
-    global _key
-    if _key is None:
-        with _lock:
-            if _key is None:
-                _key = _load_key()
-    return _key
+    """The key that signs new challenges (``core/hmac_keys.py`` reloads it after a rotation)."""
+    return hmac_keys.load(hmac_keys.ALTCHA).current
 
 
 def reset_key() -> None:
-    global _key
-    with _lock:
-        _key = None
+    """Forget the loaded keys, so the next use reads the environment and key files again."""
+    hmac_keys.reset(hmac_keys.ALTCHA)
 
 
-def _load_key() -> bytes:
-    if encoded := os.environ.get("ALTCHA_HMAC_KEY"):
-        key = _decode(encoded, where="ALTCHA_HMAC_KEY")
-    else:
-        path = crypto._keys_dir() / KEY_FILE
-        if not path.exists():
-            # FileExistsError: another process created it first; use theirs.
-            with contextlib.suppress(FileExistsError):
-                crypto._write_secret_file(
-                    path, base64.b64encode(secrets.token_bytes(MIN_KEY_BYTES)).decode()
-                )
-        key = _decode(path.read_text(), where=str(path))
-    return key
+def rotate_key() -> str:
+    """Make a new key sign challenges from now on (key files only); challenges signed with
+    older keys keep verifying until those keys are retired. Returns the new key id."""
+    return hmac_keys.rotate(hmac_keys.ALTCHA)
 
 
-def _decode(encoded: str, *, where: str) -> bytes:
-    try:
-        key = base64.b64decode(encoded.strip(), validate=True)
-    except (binascii.Error, ValueError) as error:
-        raise ImproperlyConfigured(f"{where}: not valid base64.") from error
-    if len(key) < MIN_KEY_BYTES:
-        raise ImproperlyConfigured(f"{where}: the key must hold at least {MIN_KEY_BYTES} bytes.")
-    return key
-
-
-def _sign(challenge: str) -> str:
-    return hmac.new(hmac_key(), challenge.encode(), hashlib.sha256).hexdigest()
+def _sign(challenge: str, key: bytes) -> str:
+    return hmac.new(key, challenge.encode(), hashlib.sha256).hexdigest()
 
 
 def _hash(salt: str, number: int) -> str:
@@ -152,7 +124,10 @@ def create_challenge(
     if not 1 <= top <= _MAX_NUMBER_LIMIT:
         raise ValueError(f"max_number must be between 1 and {_MAX_NUMBER_LIMIT}.")
     expires = int((time.time() if now is None else now) + settings.ALTCHA_EXPIRES)
-    salt = f"{secrets.token_hex(12)}?expires={expires}&"
+    keyring = hmac_keys.load(hmac_keys.ALTCHA)
+    # The original key's challenges keep the salt they had before keys had ids.
+    kid = "" if keyring.current_id == hmac_keys.LEGACY else f"kid={keyring.current_id}&"
+    salt = f"{secrets.token_hex(12)}?expires={expires}&{kid}"
     secret = secrets.randbelow(top + 1) if number is None else number
     challenge = _hash(salt, secret)
     return {
@@ -160,7 +135,7 @@ def create_challenge(
         "challenge": challenge,
         "maxnumber": top,
         "salt": salt,
-        "signature": _sign(challenge),
+        "signature": _sign(challenge, keyring.current),
     }
 
 
@@ -192,8 +167,9 @@ def verify_solution(*, payload: str | None, now: float | None = None) -> AltchaR
     parsed = _parse(payload)
     if parsed is None:
         return _RESULTS[Status.MALFORMED]
-    challenge, number, salt, signature, expires = parsed
-    if not hmac.compare_digest(_sign(challenge), signature):
+    challenge, number, salt, signature, expires, key_id = parsed
+    key = hmac_keys.load(hmac_keys.ALTCHA).keys.get(key_id)
+    if key is None or not hmac.compare_digest(_sign(challenge, key), signature):
         return _RESULTS[Status.BAD_SIGNATURE]
     if _hash(salt, number) != challenge:
         return _RESULTS[Status.WRONG_SOLUTION]
@@ -205,7 +181,7 @@ def verify_solution(*, payload: str | None, now: float | None = None) -> AltchaR
     return _RESULTS[Status.OK if spent else Status.REPLAYED]
 
 
-def _parse(payload: str) -> tuple[str, int, str, str, int] | None:
+def _parse(payload: str) -> tuple[str, int, str, str, int, str] | None:
     if len(payload) > MAX_PAYLOAD_CHARS:
         return None
     try:
@@ -229,4 +205,11 @@ def _parse(payload: str) -> tuple[str, int, str, str, int] | None:
     match = _SALT.fullmatch(salt)
     if match is None:
         return None
-    return challenge, number, salt, signature, int(match.group(1))
+    return (
+        challenge,
+        number,
+        salt,
+        signature,
+        int(match.group(1)),
+        match.group(2) or hmac_keys.LEGACY,
+    )

@@ -9,9 +9,9 @@ saw), skipping trusted proxies; the first untrusted address is the client. A hea
 not parse falls back to the connection's address.
 
 Addresses are never stored: :func:`hash_address` and :func:`hash_prefix` give keyed hashes
-(HMAC under the blind-index key of ``core/crypto.py``, kept outside the database, each with a
+(HMAC under the keyed-hash key of ``core/crypto.py``, kept outside the database, each with a
 purpose of its own), so a database dump does not reveal them, not even by trying all 2³² IPv4
-addresses.
+addresses. A hash carries the id of its key after a rotation (``<key id>:<32 hex>``).
 """
 
 from __future__ import annotations
@@ -110,13 +110,14 @@ def network_prefix(ip: Address) -> Network:
 
 
 def hash_address(ip: Address) -> str:
-    """A keyed hash of one address (32 hex characters), stable while the key is."""
-    return blind_index(str(ip), purpose="abuse-address")[:HASH_CHARS]
+    """A keyed hash of one address (32 hex characters, after ``<key id>:`` under a rotated
+    key), stable while the key is."""
+    return blind_index(str(ip), purpose="abuse-address", hex_chars=HASH_CHARS)
 
 
 def hash_prefix(prefix: Network | str) -> str:
-    """A keyed hash of a network (32 hex characters). A string is read as a network first, so
+    """A keyed hash of a network (as :func:`hash_address`). A string is read as a network first, so
     ``"192.0.2.7/24"`` and ``"192.0.2.0/24"`` give the same hash; raises ValueError if it is
     not one."""
     network = ipaddress.ip_network(prefix, strict=False) if isinstance(prefix, str) else prefix
-    return blind_index(str(network), purpose="abuse-prefix")[:HASH_CHARS]
+    return blind_index(str(network), purpose="abuse-prefix", hex_chars=HASH_CHARS)

@@ -41,7 +41,8 @@ class RateCounter(models.Model):
 
     pk = models.CompositePrimaryKey("scope", "hashed_key", "window_start")
     scope = models.CharField(_("scope"), max_length=100)
-    hashed_key = models.CharField(_("key (keyed hash)"), max_length=32)
+    # 32 hex characters; ``<key id>:<32 hex>`` once the keyed-hash key has rotated.
+    hashed_key = models.CharField(_("key (keyed hash)"), max_length=64)
     window_start = models.BigIntegerField(_("window start (Unix time)"))
     hits = models.IntegerField(_("hits"), default=0)
     expires = models.BigIntegerField(_("expires (Unix time)"), db_index=True)

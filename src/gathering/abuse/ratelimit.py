@@ -18,6 +18,11 @@ Backends, chosen by the settings:
 Keys are never stored in clear: each is a keyed hash (:func:`hash_key`), with the scope beside
 it. Old windows expire in Redis by themselves and are deleted from the database by
 ``purge_abuse_records``.
+
+After a rotation of the keyed-hash key (``gathering rotate_hmac_key``), a window that began
+before the rotation holds hits counted under the older keys: a hit in such a window adds them
+to its count (in the same statement, or the same Redis round trip). Later windows cost nothing
+more.
 """
 
 from __future__ import annotations
@@ -34,12 +39,15 @@ from django.conf import settings
 from django.db import connection
 
 from gathering.abuse.models import RateCounter
-from gathering.core.crypto import blind_index
+from gathering.core import hmac_keys
+from gathering.core.crypto import blind_index, blind_indexes
 
 logger = logging.getLogger(__name__)
 
 HASH_CHARS = 32
 MAX_SCOPE_CHARS = 100
+# Seconds after a rotation during which a process may still hash with the key it had loaded.
+ROTATION_SLACK = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +63,19 @@ class Hit:
 
 
 def hash_key(key: str) -> str:
-    """The stored form of a rate-limit key: a keyed hash (32 hex characters)."""
-    return blind_index(key, purpose="abuse-ratelimit")[:HASH_CHARS]
+    """The stored form of a rate-limit key: a keyed hash (32 hex characters, after
+    ``<key id>:`` under a rotated key)."""
+    return blind_index(key, purpose="abuse-ratelimit", hex_chars=HASH_CHARS)
+
+
+def _hashes(key: str, *, start: int) -> tuple[str, list[str]]:
+    """The key's hash under the current key, and under the older keys when the window that
+    begins at ``start`` may hold hits counted before a rotation."""
+    keyring = hmac_keys.load(hmac_keys.HMAC)
+    if len(keyring.keys) == 1 or start > keyring.current_since + ROTATION_SLACK:
+        return hash_key(key), []
+    hashes = blind_indexes(key, purpose="abuse-ratelimit", hex_chars=HASH_CHARS)
+    return hashes[0], hashes[1:]
 
 
 def hit(*, scope: str, key: str, limit: int, window: int, now: float | None = None) -> Hit:
@@ -71,35 +90,48 @@ def hit(*, scope: str, key: str, limit: int, window: int, now: float | None = No
         raise ValueError(f"scope must be 1-{MAX_SCOPE_CHARS} characters.")
     moment = time.time() if now is None else now
     start = int(moment // window) * window
-    hashed = hash_key(key)
+    hashed, older = _hashes(key, start=start)
     if settings.REDIS_URL:
         try:
-            count = _redis_hit(scope=scope, hashed=hashed, start=start, window=window)
+            count = _redis_hit(scope=scope, hashed=hashed, older=older, start=start, window=window)
         except redis.RedisError:
             logger.warning("rate limit: Redis did not answer, counting in the database")
         else:
             return Hit(count=count, limit=limit)
-    return Hit(count=_db_hit(scope=scope, hashed=hashed, start=start, window=window), limit=limit)
+    count = _db_hit(scope=scope, hashed=hashed, older=older, start=start, window=window)
+    return Hit(count=count, limit=limit)
 
 
 @functools.cache
-def _upsert_sql() -> str:
+def _upsert_sql(older: int = 0) -> str:
     quote = connection.ops.quote_name
     table, scope, hashed_key, window_start, hits, expires = map(
         quote,
         (RateCounter._meta.db_table, "scope", "hashed_key", "window_start", "hits", "expires"),
     )
+    returning = f"{hits}"
+    if older:
+        # Hits of the same window counted under older keys (before a rotation).
+        placeholders = ", ".join(["%s"] * older)
+        returning = (
+            f"{hits} + (SELECT COALESCE(SUM(o.{hits}), 0) FROM {table} o "  # noqa: S608  # nosec B608 # quoted names from our models; every value is a bound parameter
+            f"WHERE o.{scope} = %s AND o.{window_start} = %s "
+            f"AND o.{hashed_key} IN ({placeholders}))"
+        )
     return (
         f"INSERT INTO {table} ({scope}, {hashed_key}, {window_start}, {hits}, {expires}) "  # noqa: S608  (names from the model, values bound)  # nosec B608 # quoted names from our models; every value is a bound parameter
         f"VALUES (%s, %s, %s, 1, %s) "
         f"ON CONFLICT ({scope}, {hashed_key}, {window_start}) "
-        f"DO UPDATE SET {hits} = {table}.{hits} + 1 RETURNING {hits}"
+        f"DO UPDATE SET {hits} = {table}.{hits} + 1 RETURNING {returning}"
     )
 
 
-def _db_hit(*, scope: str, hashed: str, start: int, window: int) -> int:
+def _db_hit(*, scope: str, hashed: str, older: list[str], start: int, window: int) -> int:
+    parameters: list[str | int] = [scope, hashed, start, start + window]
+    if older:
+        parameters += [scope, start, *older]
     with connection.cursor() as cursor:
-        cursor.execute(_upsert_sql(), [scope, hashed, start, start + window])
+        cursor.execute(_upsert_sql(len(older)), parameters)
         row = cursor.fetchone()
     return int(row[0])
 
@@ -130,14 +162,17 @@ def _redis_key(*, scope: str, hashed: str, start: int) -> str:
     return f"{prefix}:abuse:rl:{scope}:{hashed}:{start}"
 
 
-def _redis_hit(*, scope: str, hashed: str, start: int, window: int) -> int:
+def _redis_hit(*, scope: str, hashed: str, older: list[str], start: int, window: int) -> int:
     key = _redis_key(scope=scope, hashed=hashed, start=start)
     pipe = _redis().pipeline(transaction=True)
     pipe.incr(key)
     # Relative to now: the key outlives its window by at most one window (never less).
     pipe.expire(key, window + 1)
-    count, _ = pipe.execute()
-    return int(count)
+    if older:
+        pipe.mget([_redis_key(scope=scope, hashed=old, start=start) for old in older])
+    results = pipe.execute()
+    before = sum(int(value) for value in results[2] if value is not None) if older else 0
+    return int(results[0]) + before
 
 
 def email_domain(email: str) -> str:

@@ -1,54 +1,30 @@
-"""The trail's page for organisers (``audit.view_auditevent``): filters, pages, CSV export.
+"""The trail's page for organisers (``audit.view_auditevent``): filters, pages, and the way to
+its CSV export (an export request, ``audit/exports.py``).
 
-The export is itself an event (``audit.export``); so is nothing else here: viewing the trail
-shows usernames and addresses of staff, which organisers may see, and recording each view of
-it would bury the trail under itself."""
+Viewing the trail is not itself recorded: it shows usernames and addresses of staff, which
+organisers may see, and recording each view of it would bury the trail under itself."""
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterator
+import datetime as dt
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
-from django.utils import timezone
+from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.cache import never_cache
 
-from gathering.audit import selectors, services
+from gathering.audit import selectors
 from gathering.audit.forms import AuditFilterForm
 from gathering.audit.models import AuditEvent
 from gathering.core.views import render_error
 
 VIEW = "audit.view_auditevent"
 PAGE_SIZE = 50
-EXPORT_LIMIT = 100_000
-CSV_COLUMNS = (
-    "at",
-    "actor_username",
-    "action",
-    "object_type",
-    "object_id",
-    "summary",
-    "ip",
-    "user_agent",
-)
-# A spreadsheet runs a cell that starts with one of these as a formula.
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA) else text
 
 
 @method_decorator(login_required, name="dispatch")
@@ -114,36 +90,16 @@ class AuditEventListView(AuditStaffView):
 
 
 class AuditEventExportView(AuditStaffView):
-    """The filtered trail as CSV (at most ``EXPORT_LIMIT`` rows, newest first)."""
+    """The filtered trail as CSV: a bulk export of staff's personal data (usernames,
+    addresses), so it is asked for on the export requests' page and approved by another
+    organiser first (``audit/exports.py``). This address sends there, filters kept."""
 
-    def get(self, request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    def get(self, request: HttpRequest) -> HttpResponse:
         form = self.form_or_error(request)
         if isinstance(form, HttpResponse):
             return form
-        filters = form.filters()
-        services.record(
-            request,
-            action="audit.export",
-            object_type="audit.auditevent",
-            # Filter names only: a username filter is a person's name.
-            summary="filters=" + ",".join(sorted(filters)),
-        )
-        events = selectors.list_events(**filters)[:EXPORT_LIMIT]
-        writer = csv.writer(_Echo())
-
-        def rows() -> Iterator[str]:
-            yield writer.writerow(CSV_COLUMNS)
-            for event in events.iterator(chunk_size=2000):
-                yield writer.writerow(
-                    [
-                        event.at.isoformat(),
-                        *(_cell(getattr(event, column)) for column in CSV_COLUMNS[1:]),
-                    ]
-                )
-
-        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-        return StreamingHttpResponse(
-            rows(),
-            content_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.csv"'},
-        )
+        query = QueryDict(mutable=True)
+        query["kind"] = "audit.events"
+        for key, value in form.filters().items():
+            query[key] = value.isoformat() if isinstance(value, dt.date) else str(value)
+        return HttpResponseRedirect(reverse("audit:export-new") + "?" + query.urlencode())

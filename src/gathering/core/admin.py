@@ -59,6 +59,21 @@ class GatheringModelAdmin(ModelAdminBase):
         return fields
 
 
+# What the legal notice and the privacy notice (the ``privacy`` app) are written from.
+LEGAL_FIELDS = ("legal_name", "postal_address", "phone", "registration_id", "publication_director")
+HOST_FIELDS = ("host_name", "host_address", "host_phone")
+DATA_PROTECTION_FIELDS = (
+    "dpo_name",
+    "privacy_email",
+    "processors",
+    "transfers",
+    "log_retention_days",
+    "supervisory_authority",
+    "supervisory_authority_address",
+    "supervisory_authority_url",
+)
+
+
 class OrganisationForm(ModelFormBase):
     default_language = forms.ChoiceField(
         label=_("default language"),
@@ -68,7 +83,16 @@ class OrganisationForm(ModelFormBase):
 
     class Meta:
         model = Organisation
-        fields = ("name", "short_name", "website", "contact_email", "default_language")
+        fields = (
+            "name",
+            "short_name",
+            "website",
+            "contact_email",
+            "default_language",
+            *LEGAL_FIELDS,
+            *HOST_FIELDS,
+            *DATA_PROTECTION_FIELDS,
+        )
 
 
 @admin.register(Organisation)
@@ -77,6 +101,27 @@ class OrganisationAdmin(GatheringModelAdmin):
 
     form = OrganisationForm
     list_display = ("name_text", "short_name", "website", "contact_email")
+    fieldsets = (
+        (None, {"fields": ("name", "short_name", "website", "contact_email", "default_language")}),
+        (
+            _("Publisher (legal notice)"),
+            {
+                "fields": LEGAL_FIELDS,
+                "description": _("The legal notice linked from every page shows these."),
+            },
+        ),
+        (_("Host (legal notice)"), {"fields": HOST_FIELDS}),
+        (
+            _("Data protection (privacy notice)"),
+            {
+                "fields": DATA_PROTECTION_FIELDS,
+                "description": _(
+                    "The privacy notice linked from every page shows these beside what the "
+                    "software does with personal data."
+                ),
+            },
+        ),
+    )
 
     @admin.display(description=_("name"))
     def name_text(self, obj: Organisation) -> SafeString | str:

@@ -20,8 +20,9 @@ garbage.
 
 Encrypted columns cannot be searched: every encryption uses a fresh nonce. For look-ups such as
 duplicate detection, store a :func:`blind_index` beside the value: an HMAC-SHA256 of the
-normalised value under a separate secret (``BLIND_INDEX_KEY`` in the environment, base64 of at
-least 32 bytes, else ``<data>/keys/blind_index.key``). Normalisation, by purpose:
+normalised value under a separate secret, the keyed-hash key (``core/hmac_keys.py``: ``HMAC_KEYS``
+and ``HMAC_KEY_ID``, or the original ``BLIND_INDEX_KEY``, in the environment; else key files
+under ``<data>/keys/``). Normalisation, by purpose:
 
 - ``"email"``: Unicode NFC, surrounding whitespace stripped, lower-cased (the whole address,
   so ``" Ali@Example.ORG "`` and ``"ali@example.org"`` collide on purpose);
@@ -29,8 +30,12 @@ least 32 bytes, else ``<data>/keys/blind_index.key``). Normalisation, by purpose
   case-folded.
 
 The purpose is part of the hashed message, so an index made for one purpose never matches one
-made for another. Changing the blind-index key makes every stored index useless: it is meant
-to stay (rotating it needs every row's index recomputed from the decrypted value).
+made for another. The keyed-hash key rotates (``gathering rotate_hmac_key``) without losing a
+look-up: an index carries the id of its key (``<key id>:<48 hex>``; the original key, id
+``legacy``, keeps the bare 64 hex characters of old rows), and look-ups ask for the value's
+index under every key held (:func:`blind_indexes`). ``gathering reindex_hmac`` recomputes the
+indexes of rows whose value can be decrypted; ``key_management`` says which rows still depend
+on an old key.
 """
 
 from __future__ import annotations
@@ -59,6 +64,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from django.utils.timezone import now
 
+from gathering.core import hmac_keys
+
 KEY_BYTES = 32
 NONCE_BYTES = 12
 PREFIX = "pii1"
@@ -83,7 +90,6 @@ class PiiKeyring:
 
 _lock = threading.Lock()
 _keyring: PiiKeyring | None = None
-_blind_key: bytes | None = None
 
 
 def _keys_dir() -> Path:
@@ -217,10 +223,10 @@ def rotate_pii_key() -> str:
 
 def reset_keys() -> None:
     """Forget the loaded keys, so the next use reads the environment and key files again."""
-    global _keyring, _blind_key
+    global _keyring
     with _lock:
         _keyring = None
-        _blind_key = None
+    hmac_keys.reset(hmac_keys.HMAC)
 
 
 def _associated_data(context: str, key_id: str) -> bytes:
@@ -290,31 +296,12 @@ def key_id_of(stored: str) -> str:
 
 # --- blind indexes ---------------------------------------------------------------------------
 
-
-def _blind_index_key() -> bytes:
-    global _blind_key
-    if _blind_key is None:
-        with _lock:
-            if _blind_key is None:
-                _blind_key = _load_blind_index_key()
-    return _blind_key
-
-
-def _load_blind_index_key() -> bytes:
-    if encoded := os.environ.get("BLIND_INDEX_KEY"):
-        try:
-            key = base64.b64decode(encoded.strip(), validate=True)
-        except (binascii.Error, ValueError) as error:
-            raise ImproperlyConfigured("BLIND_INDEX_KEY is not valid base64.") from error
-        if len(key) < KEY_BYTES:
-            raise ImproperlyConfigured(f"BLIND_INDEX_KEY must hold at least {KEY_BYTES} bytes.")
-        return key
-    path = _keys_dir() / "blind_index.key"
-    if not path.exists():
-        # FileExistsError: another process created it first; use theirs.
-        with contextlib.suppress(FileExistsError):
-            _write_secret_file(path, base64.b64encode(_random_key()).decode())
-    return _decode_key(path.read_text(), where=str(path))
+# Hex digits of a full index under a key with an id: with the id (up to 15 characters) and ":",
+# it fits the 64-character columns that held the 64 digits of the original key's indexes.
+TAGGED_HEX_CHARS = 48
+LEGACY_HEX_CHARS = 64
+LEGACY_KEY_ID = hmac_keys.LEGACY
+_HEX = re.compile(r"[0-9a-f]{8,64}")
 
 
 def normalise(value: str, *, purpose: str) -> str:
@@ -324,11 +311,54 @@ def normalise(value: str, *, purpose: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", value).split()).casefold()
 
 
-def blind_index(value: str, *, purpose: str) -> str:
-    """A keyed hash (64 hex characters) of the normalised ``value``, for exact look-ups of
-    an encrypted value. Equal after normalisation means equal index, within one ``purpose``."""
-    message = purpose.encode() + b"\x00" + normalise(value, purpose=purpose).encode()
-    return hmac.new(_blind_index_key(), message, hashlib.sha256).hexdigest()
+def _message(value: str, purpose: str) -> bytes:
+    return purpose.encode() + b"\x00" + normalise(value, purpose=purpose).encode()
+
+
+def _tagged(key_id: str, key: bytes, message: bytes, hex_chars: int | None) -> str:
+    digest = hmac.new(key, message, hashlib.sha256).hexdigest()
+    if key_id == LEGACY_KEY_ID:
+        return digest[: hex_chars or LEGACY_HEX_CHARS]
+    return f"{key_id}:{digest[: hex_chars or TAGGED_HEX_CHARS]}"
+
+
+def blind_index(value: str, *, purpose: str, hex_chars: int | None = None) -> str:
+    """The keyed hash of the normalised ``value`` under the current key, to store beside an
+    encrypted value for exact look-ups. Equal after normalisation means equal index, within
+    one ``purpose`` and one key.
+
+    Under the original key (id ``legacy``) it is 64 hex characters; under any other key it is
+    ``<key id>:<48 hex characters>`` (at most 64 characters). ``hex_chars`` shortens the hex
+    part (the abuse app keeps 32). Look up with :func:`blind_indexes`, never with this alone:
+    rows written before a rotation hold their index under an older key."""
+    keyring = hmac_keys.load(hmac_keys.HMAC)
+    return _tagged(keyring.current_id, keyring.current, _message(value, purpose), hex_chars)
+
+
+def blind_indexes(value: str, *, purpose: str, hex_chars: int | None = None) -> list[str]:
+    """The index of ``value`` under every key held, the current key's first: filter with
+    ``<index field>__in=blind_indexes(...)`` to find rows indexed before a rotation too."""
+    keyring = hmac_keys.load(hmac_keys.HMAC)
+    message = _message(value, purpose)
+    return [_tagged(key_id, keyring.keys[key_id], message, hex_chars) for key_id in keyring.ids]
+
+
+def blind_index_key_id(stored: str) -> str | None:
+    """The id of the key a stored index was made with (``legacy`` for bare hex), or None for
+    what is not an index (empty, erased by the retention purge)."""
+    key_id, separator, digest = stored.partition(":")
+    if not separator:
+        return LEGACY_KEY_ID if _HEX.fullmatch(stored) else None
+    if key_id in hmac_keys.RESERVED_IDS or not hmac_keys.KEY_ID_PATTERN.fullmatch(key_id):
+        return None
+    return key_id if _HEX.fullmatch(digest) else None
+
+
+def rotate_hmac_key() -> str:
+    """Make a new keyed-hash key the current one (key files only; see ``core/hmac_keys.py``).
+    New indexes use it at once, in every process; look-ups still find rows indexed under
+    older keys. Returns its id; raises hmac_keys.KeyringError for keys from the environment."""
+    return hmac_keys.rotate(hmac_keys.HMAC)
 
 
 # --- model fields ----------------------------------------------------------------------------

@@ -22,9 +22,9 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "auth.group": ("view",),
         "registration.category": ("add", "change", "delete", "view"),
         "registration.question": ("add", "change", "delete", "view"),
-        # print_badges: badges of press, guests and volunteers (a press officer role, once
-        # there is one, gets ("view", "print_badges") here too).
-        "registration.registration": ("change", "view", "print_badges"),
+        # print_badges: badges of press, guests and volunteers; lookup: the desk's page;
+        # press: the press officer's pages.
+        "registration.registration": ("change", "view", "print_badges", "lookup", "press"),
         "registration.delegation": ("change", "view"),
         "registration.ticket": ("view",),
         "checkin.gate": ("add", "change", "delete", "view"),
@@ -42,6 +42,12 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "satellites.attendancereport": ("change", "view"),
         # The audit trail: read only, for organisers alone (audit/).
         "audit.auditevent": ("view",),
+        # Resetting another staff member's second factors (accounts/, each reset recorded).
+        "accounts.totpdevice": ("reset",),
+        # Data-subject requests: look a person up by email, export or erase (privacy/).
+        "privacy.datasubjectrequest": ("handle",),
+        # Bulk exports of personal data: one organiser asks, another approves (audit/exports).
+        "audit.exportrequest": ("approve",),
     },
     "program_editor": {
         "program.edition": ("view", "change"),
@@ -54,11 +60,13 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         # Stage managers post what the hall, the sites and viewers must know now.
         "live.announcement": ("add", "change", "view"),
     },
-    # Sees and helps registrants (names included), assigns coaches and arrival slots.
+    # Helps one registrant at a time: looks them up by ticket code, registration number, email
+    # or exact name on the desk page (each look-up recorded), never a list of people; assigns
+    # coaches and arrival slots to delegations (cities and counts, no names).
     "registration_desk": {
         "registration.category": ("view",),
         "registration.question": ("view",),
-        "registration.registration": ("change", "view"),
+        "registration.registration": ("lookup",),
         "registration.delegation": ("change", "view"),
         "registration.ticket": ("view",),
     },
@@ -80,20 +88,34 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "site_coordinator": {
         "satellites.site": ("coordinate",),
     },
+    # Press accreditations only: the registrations of press categories on the press pages
+    # (the views refuse any other registration), and their badges; nothing in the back office.
+    "press_officer": {
+        "registration.registration": ("press", "print_badges"),
+    },
 }
 
 
 def ensure_roles(**_kwargs: Any) -> None:
-    """Create every staff group and give it exactly the permissions listed above."""
+    """Create every staff group and give it exactly the permissions listed above.
+
+    Runs after every app's migrations (post_migrate is sent once per app), so it reads every
+    permission in one query rather than one query per role and action.
+    """
+    permissions = {
+        (app_label, codename): pk
+        for pk, app_label, codename in Permission.objects.values_list(
+            "pk", "content_type__app_label", "codename"
+        )
+    }
     for name, _description in settings.GATHERING_STAFF_ROLES:
         group, _created = Group.objects.get_or_create(name=name)
         wanted = []
         for model_key, actions in ROLE_PERMISSIONS.get(name, {}).items():
             app_label, model = model_key.split(".")
             for action in actions:
-                permission = Permission.objects.filter(
-                    content_type__app_label=app_label, codename=f"{action}_{model}"
-                ).first()
+                permission = permissions.get((app_label, f"{action}_{model}"))
                 if permission is not None:
                     wanted.append(permission)
-        group.permissions.set(wanted)
+        if set(group.permissions.values_list("pk", flat=True)) != set(wanted):
+            group.permissions.set(wanted)

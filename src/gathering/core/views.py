@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
-from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+
+from gathering.accounts import selectors as accounts_selectors
+from gathering.accounts.forms import StaffAuthenticationForm
+from gathering.accounts.session import second_factor_done
 
 
 class StaffLoginView(LoginView):
@@ -16,10 +20,13 @@ class StaffLoginView(LoginView):
     Accounts without staff status are refused with the same message as a wrong password. A
     signed-in staff member is sent on to the admin; a signed-in non-staff account sees the form
     (redirecting it would loop: the admin sends it straight back here).
+
+    This is the password step (with lock-out: ``accounts.forms``); the second factor follows
+    (``accounts.views``), then the page asked for.
     """
 
     template_name = "core/staff_login.html"
-    authentication_form = AdminAuthenticationForm
+    authentication_form = StaffAuthenticationForm
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         self.redirect_authenticated_user = bool(
@@ -29,12 +36,13 @@ class StaffLoginView(LoginView):
 
     def get_default_redirect_url(self) -> str:
         # Site coordinators work on their site's pages: the back office would show them nothing.
-        user = self.request.user
-        if user.has_perm("satellites.coordinate_site") and not user.has_perm(
-            "satellites.view_site"
-        ):
-            return reverse("satellites:site-staff-list")
-        return str(super().get_default_redirect_url())
+        return accounts_selectors.staff_home(self.request.user)
+
+    def get_success_url(self) -> str:
+        destination = super().get_success_url()
+        if second_factor_done(self.request.session):
+            return destination
+        return f"{reverse('accounts:verify')}?{urlencode({'next': destination})}"
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -1,8 +1,10 @@
 """Back office for registration: categories and their questions, registrations, delegations
 (by city, with coach and arrival slot), tickets.
 
-Names and emails are decrypted for roles that may view registrations (organiser,
-registration desk); the ticket list (gate role) shows no personal data. Registrations are not
+Names and emails are decrypted for roles that may view registrations (organisers; the
+registration desk looks people up one at a time on its own page, ``staff_views.py``); the
+ticket list (gate role) shows no personal data. Printing several people's badges at once is a
+bulk export: it goes through an export request that another organiser approves. Registrations are not
 edited field by field: staff act on them through services (cancel, resend the link), so places,
 tickets and the waiting list stay consistent. Email search goes through the blind index: type
 the whole address.
@@ -17,14 +19,15 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.auth import get_permission_codename
 from django.db.models import Count, Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from gathering.audit.export_views import request_form
 from gathering.audit.mixins import AuditedReadsMixin
 from gathering.audit.services import record as audit
 from gathering.core.admin import GatheringModelAdmin, ModelFormBase, translated_text
-from gathering.core.crypto import blind_index
+from gathering.core.crypto import blind_indexes
 from gathering.program.models import Edition
 from gathering.registration import selectors, services
 from gathering.registration.badges import BadgeLayout, badges_pdf
@@ -106,7 +109,8 @@ class EmailIndexSearchMixin:
         term = search_term.strip()
         if not term:
             return queryset, False
-        condition = Q(**{self.email_index_path: blind_index(term, purpose="email")})
+        indexes = blind_indexes(term, purpose="email")
+        condition = Q(**{f"{self.email_index_path}__in": indexes})
         if term.isascii() and term.isdigit() and len(term) <= 18:
             condition |= Q(pk=int(term))
         return queryset.filter(condition), False
@@ -246,8 +250,10 @@ class RegistrationAdmin(AuditedReadsMixin, EmailIndexSearchMixin, GatheringModel
     def _print_badges(
         self, request: HttpRequest, queryset: QuerySet[Registration], *, layout: BadgeLayout
     ) -> HttpResponse | None:
-        """The badges of the selected people who get one, as a PDF download; the others are
-        skipped with a message (shown on the next page of the back office)."""
+        """One person's badge as a PDF download. Several people's badges are a bulk export of
+        personal data: the action then shows the export request form (``audit/exports.py``),
+        and the PDF is made once another organiser has approved it. People without a badge
+        are skipped with a message (shown on the next page of the back office)."""
         selected = queryset.count()
         printable = list(selectors.list_badge_registrations(registrations=queryset))
         skipped = selected - len(printable)
@@ -266,22 +272,21 @@ class RegistrationAdmin(AuditedReadsMixin, EmailIndexSearchMixin, GatheringModel
             )
         if not printable:
             return None  # back to the list, with the message
+        if len(printable) > 1:
+            data = QueryDict(mutable=True)
+            data["kind"] = "registration.badges"
+            data["layout"] = layout
+            data.setlist("ids", [str(registration.pk) for registration in printable])
+            return request_form(request, data)
         pdf = badges_pdf(registrations=printable, layout=layout)
         audit(
             request,
             action="export.badges",
             object_type="registration.registration",
-            summary=f"layout={layout} count={len(printable)} ids="
-            + ",".join(str(registration.pk) for registration in printable[:20]),
+            summary=f"layout={layout} count=1 ids={printable[0].pk}",
         )
-        logger.info(
-            "badges printed: %s badge(s), layout %s, by user_id=%s",
-            len(printable),
-            layout,
-            request.user.pk,
-        )
-        years = sorted({registration.edition.year for registration in printable})
-        filename = f"badges-{'-'.join(map(str, years))}-{layout}.pdf"
+        logger.info("badge printed, layout %s, by user_id=%s", layout, request.user.pk)
+        filename = f"badge-{printable[0].edition.year}-{printable[0].pk}-{layout}.pdf"
         return HttpResponse(
             pdf,
             content_type="application/pdf",

@@ -3,7 +3,8 @@
 Registering for this gathering reveals a political opinion: special-category data under GDPR
 art. 9, processed only with explicit consent. The texts below are what the person sees; the
 registration stores the version, the purpose and the retention in the language they were shown
-in, and the moment of consent. Change ``VERSION`` whenever a text changes in substance.
+in, and the moment of consent. A text that changes in substance needs a new version in
+``HISTORY`` (``privacy/consent_versions.py``: a test compares each text with its fingerprint).
 """
 
 from __future__ import annotations
@@ -13,7 +14,17 @@ from dataclasses import dataclass
 from django.utils import translation
 from django.utils.translation import gettext
 
-VERSION = "registration-2026-1"
+from gathering.privacy.consent_versions import ConsentVersion, current
+
+HISTORY = (
+    ConsentVersion(
+        "registration-2026-1",
+        since="2026-11-27",
+        sha256="df8a8c1f245560ea1b95d65aa4b328b8a6ba8ce774781428eabfc56f6daa8dfc",
+        note="First version.",
+    ),
+)
+VERSION = current(HISTORY)
 # Registrations are erased this many days after the last day of their edition: the edition's
 # ``retention_days`` (the ``privacy`` app's purge); this is only the default of the text.
 RETENTION_DAYS_AFTER_EDITION = 90

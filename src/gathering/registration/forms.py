@@ -6,6 +6,7 @@ gettext_lazy texts, so they show in the visitor's language.
 
 from __future__ import annotations
 
+import re
 from typing import Any, cast
 
 from django import forms
@@ -15,6 +16,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from gathering.core.translated import resolve
+from gathering.privacy.consent_versions import check_shown_version
 from gathering.registration import validation
 from gathering.registration.consent import consent_text
 from gathering.registration.countries import country_choices
@@ -132,6 +134,7 @@ class RegistrationForm(PersonFieldsMixin):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
+        check_shown_version(self, version=self.consent_text.version)
         if not self.errors:
             try:
                 validation.clean_answers(self.questions, self.answers())
@@ -268,6 +271,11 @@ class ConsentForm(forms.Form):
         else:
             del self.fields["consent"]
 
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        check_shown_version(self, version=self.consent_text.version)
+        return cleaned
+
 
 class LinkResendForm(forms.Form):
     email = forms.CharField(
@@ -288,3 +296,103 @@ class ConfirmActionForm(forms.Form):
         required=True,
         error_messages={"required": _("Tick the box to confirm.")},
     )
+
+
+# --- staff: the registration desk ------------------------------------------------------------
+
+_TICKET_ID = re.compile(r"[0-9a-fA-F]{16}")
+_NUMBER = re.compile(r"#?([1-9][0-9]{0,17})")
+
+
+class DeskSearchForm(forms.Form):
+    """One look-up: a code (ticket id, scanned ticket code, registration number or email
+    address) or a whole name, with the edition for an email or a name."""
+
+    code = forms.CharField(
+        label=_("Ticket code, registration number or email address"),
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(attrs={"dir": "ltr", "autocomplete": "off", "spellcheck": "false"}),
+    )
+    name = forms.CharField(
+        label=_("Whole name, as registered"),
+        max_length=validation.NAME_MAX_LENGTH,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    edition = forms.TypedChoiceField(
+        label=_("Edition"), coerce=int, required=False, empty_value=None
+    )
+
+    def __init__(self, *args: Any, editions: list[tuple[Any, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = cast(forms.TypedChoiceField, self.fields["edition"])
+        field.choices = editions
+        field.error_messages["invalid_choice"] = _("Choose an edition from the list.")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        code = " ".join(str(data.get("code") or "").split())
+        name = " ".join(str(data.get("name") or "").split())
+        if "\x00" in code or "\x00" in name:
+            raise ValidationError(_("This text holds characters not allowed."))
+        if bool(code) == bool(name):
+            raise ValidationError(_("Enter either a code or a name (not both)."))
+        lookup: dict[str, Any] = {}
+        if code:
+            from gathering.registration.ticket_codes import MalformedTicketError, decode_ticket
+
+            number = _NUMBER.fullmatch(code)
+            if _TICKET_ID.fullmatch(code):
+                lookup["ticket_id"] = code.lower()
+            elif code.upper().startswith("GT1:"):
+                try:
+                    claims, *_rest = decode_ticket(code.upper())
+                except MalformedTicketError:
+                    raise ValidationError(
+                        {"code": _("This ticket code is not valid: scan or type it again.")}
+                    ) from None
+                lookup["ticket_id"] = claims.ticket_id.hex()
+            elif number:
+                lookup["number"] = int(number.group(1))
+            elif "@" in code:
+                try:
+                    lookup["email"] = validation.clean_email(code)
+                except ValidationError:
+                    raise ValidationError({"code": _("Enter a whole email address.")}) from None
+            else:
+                raise ValidationError(
+                    {
+                        "code": _(
+                            "Enter a ticket code (16 characters), a registration number or a "
+                            "whole email address."
+                        )
+                    }
+                )
+        else:
+            if len(name) < 2:
+                raise ValidationError({"name": _("Enter the whole name.")})
+            lookup["name"] = name
+        if ("email" in lookup or "name" in lookup) and data.get("edition") is None:
+            raise ValidationError({"edition": _("Choose the edition to look in.")})
+        data["lookup"] = lookup
+        return data
+
+
+class StaffActionForm(forms.Form):
+    """An action on one registration from the desk or press pages."""
+
+    action = forms.ChoiceField(
+        choices=[("send", "send"), ("cancel", "cancel")],
+        error_messages={
+            "required": _("This form is not known. Reload the page and try again."),
+            "invalid_choice": _("This form is not known. Reload the page and try again."),
+        },
+    )
+    sure = forms.BooleanField(required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("action") == "cancel" and not data.get("sure"):
+            raise ValidationError(_("Tick the box to confirm the cancellation."))
+        return data

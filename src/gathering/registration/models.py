@@ -21,10 +21,14 @@ from django.utils.timezone import now
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from gathering.core.crypto import EncryptedJSONField, EncryptedTextField
+from gathering.core.crypto import EncryptedJSONField, EncryptedTextField, blind_index
 from gathering.core.translated import TranslatedField, clean_translations
 from gathering.program.models import Edition
 from gathering.registration.ticket_codes import CategoryCode
+
+# The blind-index purpose of registrants' names (``core.crypto.normalise``: NFKC, spaces
+# collapsed, case-folded).
+NAME_PURPOSE = "registration-name"
 
 
 def language_choices() -> list[tuple[str, str]]:
@@ -311,6 +315,9 @@ class Registration(models.Model):
     email = EncryptedTextField(_("email"), null=True)
     # NULL, not "", once erased: the unique constraint below must ignore erased rows.
     email_index = models.CharField(max_length=64, null=True, editable=False)  # noqa: DJ001
+    # The name's blind index (purpose "name": case, width and spacing do not matter), for the
+    # registration desk's exact look-up by name; kept in step with ``name`` by ``save()``.
+    name_index = models.CharField(max_length=64, null=True, editable=False)  # noqa: DJ001
     phone = EncryptedTextField(_("phone"), null=True, blank=True)
     answers = EncryptedJSONField(_("answers"), null=True, default=dict)
     language = models.CharField(_("language"), max_length=8, choices=language_choices, default="en")
@@ -356,7 +363,13 @@ class Registration(models.Model):
         verbose_name = _("registration")
         verbose_name_plural = _("registrations")
         # "<action>_<model>", as Django names its own (core/roles.py grants it as "print_badges").
-        permissions = [("print_badges_registration", _("Can print badges"))]
+        permissions = [
+            ("print_badges_registration", _("Can print badges")),
+            # The registration desk: one person at a time, found by code or exact name.
+            ("lookup_registration", _("Can look up one registration at the desk")),
+            # The press officer: the registrations of press categories only.
+            ("press_registration", _("Can manage press accreditations")),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["edition", "email_index"],
@@ -375,6 +388,7 @@ class Registration(models.Model):
         indexes = [
             models.Index(fields=["category", "status"], name="registration_category_status"),
             models.Index(fields=["edition", "email_index"], name="registration_email_index"),
+            models.Index(fields=["edition", "name_index"], name="registration_name_index"),
             models.Index(fields=["status", "offer_expires_at"], name="registration_offers"),
             models.Index(fields=["status", "confirm_by"], name="registration_unconfirmed"),
         ]
@@ -382,6 +396,16 @@ class Registration(models.Model):
     def __str__(self) -> str:
         # Never the name: this string appears in logs and admin history.
         return f"{_('Registration')} #{self.pk}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # The name's blind index follows the name, whoever saves it (a backup's restore inserts
+        # rows as stored, index included, without calling save()).
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or "name" in update_fields:
+            self.name_index = blind_index(self.name, purpose=NAME_PURPOSE) if self.name else None
+            if update_fields is not None and "name_index" not in update_fields:
+                kwargs["update_fields"] = [*update_fields, "name_index"]
+        super().save(*args, **kwargs)
 
     @property
     def holds_place(self) -> bool:

@@ -8,10 +8,16 @@ from dataclasses import dataclass
 from django.db.models import Count, Q, QuerySet
 from django.utils.timezone import now
 
-from gathering.core.crypto import blind_index
+from gathering.core.crypto import blind_indexes
 from gathering.program.models import Edition
 from gathering.registration import tokens
-from gathering.registration.models import Category, Delegation, Registration, Ticket
+from gathering.registration.models import (
+    NAME_PURPOSE,
+    Category,
+    Delegation,
+    Registration,
+    Ticket,
+)
 
 
 def list_open_categories(*, edition: Edition, at: dt.datetime | None = None) -> QuerySet[Category]:
@@ -78,11 +84,11 @@ def get_registration_by_token(*, token: str) -> Registration:
 
 def find_active_registration(*, edition: Edition, email: str) -> Registration | None:
     """The registration of ``edition`` that is not cancelled and has this email (compared
-    through the blind index: case and surrounding spaces do not matter)."""
-    index = blind_index(email, purpose="email")
+    through the blind index: case and surrounding spaces do not matter; found under every
+    keyed-hash key held)."""
     return (
         _registrations()
-        .filter(edition=edition, email_index=index)
+        .filter(edition=edition, email_index__in=blind_indexes(email, purpose="email"))
         .exclude(status=Registration.Status.CANCELLED)
         .first()
     )
@@ -186,4 +192,95 @@ def list_badge_registrations(*, registrations: QuerySet[Registration]) -> QueryS
         .select_related("edition", "category", "ticket")
         .prefetch_related("category__questions")
         .order_by("edition__year", "category__position", "category__slug", "pk")
+    )
+
+
+# --- the registration desk and the press officer (staff_views.py) ----------------------------
+
+# The desk sees at most this many people per look-up; a look-up matching more is refused
+# ("be more specific"): the desk helps one person at a time and never browses a list.
+DESK_MAX_MATCHES = 5
+
+
+@dataclass(frozen=True)
+class DeskLookup:
+    """The outcome of a desk look-up: ``by`` names the way (never the value looked up);
+    ``too_many`` when more than ``DESK_MAX_MATCHES`` matched (``matches`` is then empty)."""
+
+    by: str
+    matches: list[Registration]
+    too_many: bool = False
+
+
+def _desk_registrations() -> QuerySet[Registration]:
+    return Registration.objects.select_related("edition", "category", "ticket", "delegation")
+
+
+def find_for_desk(
+    *,
+    ticket_id: str = "",
+    number: int | None = None,
+    email: str = "",
+    name: str = "",
+    edition: Edition | None = None,
+) -> DeskLookup:
+    """Registrations matching exactly one of: a ticket id (16 hex digits), a registration
+    number, or (within ``edition``) a whole email address or a whole name, compared through
+    their blind indexes (case, accents' composition and spacing do not matter; a part of a
+    name matches nothing). Cancelled registrations are found too (the desk explains them)."""
+    registrations = _desk_registrations()
+    if ticket_id:
+        by, found = "ticket", registrations.filter(ticket__ticket_id=ticket_id.lower())
+    elif number is not None:
+        by, found = "number", registrations.filter(pk=number)
+    elif email and edition is not None:
+        by = "email"
+        found = registrations.filter(
+            edition=edition, email_index__in=blind_indexes(email, purpose="email")
+        )
+    elif name and edition is not None:
+        by = "name"
+        found = registrations.filter(
+            edition=edition, name_index__in=blind_indexes(name, purpose=NAME_PURPOSE)
+        )
+    else:
+        return DeskLookup(by="none", matches=[])
+    rows = list(found.order_by("-created_at", "-pk")[: DESK_MAX_MATCHES + 1])
+    if len(rows) > DESK_MAX_MATCHES:
+        return DeskLookup(by=by, matches=[], too_many=True)
+    return DeskLookup(by=by, matches=rows)
+
+
+def get_desk_registration(*, pk: int) -> Registration:
+    """Raises ``Registration.DoesNotExist``."""
+    return _desk_registrations().get(pk=pk)
+
+
+def list_press_registrations(*, edition: Edition) -> QuerySet[Registration]:
+    """The registrations of ``edition``'s press categories, newest first, with what the press
+    pages show (the categories' questions give the affiliation)."""
+    return (
+        _desk_registrations()
+        .filter(edition=edition, category__kind=Category.Kind.PRESS)
+        .prefetch_related("category__questions")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def get_press_registration(*, pk: int) -> Registration:
+    """A registration of a press category; raises ``Registration.DoesNotExist`` for any other
+    (a press officer sees nothing else)."""
+    return (
+        _desk_registrations()
+        .prefetch_related("category__questions")
+        .get(pk=pk, category__kind=Category.Kind.PRESS)
+    )
+
+
+def list_press_editions() -> QuerySet[Edition]:
+    """Editions with a press category, newest first."""
+    return (
+        Edition.objects.filter(registration_categories__kind=Category.Kind.PRESS)
+        .distinct()
+        .order_by("-year")
     )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from gathering.registration import views
+from gathering.registration import staff_views, views
 
 app_name = "registration"
 
@@ -60,5 +60,23 @@ urlpatterns = [
         "registration/<str:token>/delegation/",
         views.DelegationManageView.as_view(),
         name="delegation-manage",
+    ),
+    # Staff: the registration desk (one person at a time) and the press officer.
+    path("staff/desk/", staff_views.DeskView.as_view(), name="desk"),
+    path(
+        "staff/desk/<int:pk>/",
+        staff_views.DeskRegistrationView.as_view(),
+        name="desk-registration",
+    ),
+    path("staff/press/", staff_views.PressListView.as_view(), name="press-list"),
+    path(
+        "staff/press/<int:pk>/",
+        staff_views.PressRegistrationView.as_view(),
+        name="press-registration",
+    ),
+    path(
+        "staff/press/<int:pk>/badge.pdf",
+        staff_views.PressBadgeView.as_view(),
+        name="press-badge",
     ),
 ]

@@ -19,7 +19,7 @@ from django.utils.translation import ngettext
 from gathering.audit.mixins import AuditedReadsMixin
 from gathering.core.admin import GatheringModelAdmin, translated_text
 from gathering.core.cache import bump_version
-from gathering.core.crypto import blind_index
+from gathering.core.crypto import blind_indexes
 from gathering.satellites import services
 from gathering.satellites.errors import ReportDecisionError, SiteDecisionError, SiteError
 from gathering.satellites.models import AttendanceReport, Site, StreamChannel
@@ -128,7 +128,8 @@ class SiteAdmin(AuditedReadsMixin, GatheringModelAdmin):
     ) -> tuple[QuerySet[Site], bool]:
         term = search_term.strip()
         if "@" in term:
-            return queryset.filter(contact_email_index=blind_index(term, purpose="email")), False
+            indexes = blind_indexes(term, purpose="email")
+            return queryset.filter(contact_email_index__in=indexes), False
         return super().get_search_results(request, queryset, search_term)
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:

@@ -1,8 +1,9 @@
 """The consent a site coordinator gives when applying (its version is kept with the site).
 
 Hosting a site of this gathering reveals a political opinion: special-category data under GDPR
-art. 9, processed only with explicit consent. Change ``VERSION`` whenever a text changes in
-substance.
+art. 9, processed only with explicit consent. A text that changes in substance needs a new
+version in ``HISTORY`` (``privacy/consent_versions.py``: a test compares each text with its
+fingerprint).
 """
 
 from __future__ import annotations
@@ -12,7 +13,17 @@ from dataclasses import dataclass
 from django.utils import translation
 from django.utils.translation import gettext
 
-VERSION = "satellites-2026-1"
+from gathering.privacy.consent_versions import ConsentVersion, current
+
+HISTORY = (
+    ConsentVersion(
+        "satellites-2026-1",
+        since="2026-11-27",
+        sha256="33453c54a5f462fc7aeba27c16ad5b89633282383fceb808456133d8efaddfb2",
+        note="First version.",
+    ),
+)
+VERSION = current(HISTORY)
 # Contact details are erased this many days after the last day of the edition at the latest
 # (``services.erase_expired_contacts``); sooner when the edition keeps personal data for less
 # (``Edition.retention_days``, the ``privacy`` app's purge).
@@ -54,3 +65,10 @@ def consent_text(
                 "reveal about my political opinions, for this purpose and for this period."
             ),
         )
+
+
+def retention_days(edition_retention_days: int) -> int:
+    """The days after the edition that a site's contact is kept: the edition's period
+    (``Edition.retention_days``, the ``privacy`` purge), at most
+    :data:`RETENTION_DAYS_AFTER_EDITION` (``services.erase_expired_contacts``)."""
+    return min(edition_retention_days, RETENTION_DAYS_AFTER_EDITION)

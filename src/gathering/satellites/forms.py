@@ -12,11 +12,12 @@ from django.utils.choices import normalize_choices
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from gathering.privacy.consent_versions import check_shown_version
 from gathering.program.models import Edition
 from gathering.registration.countries import country_choices
 from gathering.registration.forms import _language_choices
 from gathering.satellites import validation
-from gathering.satellites.consent import RETENTION_DAYS_AFTER_EDITION, consent_text
+from gathering.satellites.consent import consent_text, retention_days
 from gathering.satellites.models import EXPECTED_ATTENDANCE_MAX, StreamChannel
 
 _TEXT_INPUT = {"dir": "auto", "autocomplete": "off"}
@@ -123,9 +124,7 @@ class SiteApplicationForm(forms.Form):
     def __init__(self, *args: Any, edition: Edition, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.edition = edition
-        self.consent_text = consent_text(
-            retention_days=min(edition.retention_days, RETENTION_DAYS_AFTER_EDITION)
-        )
+        self.consent_text = consent_text(retention_days=retention_days(edition.retention_days))
         self.fields["consent"].label = self.consent_text.statement
         _set_choices(self.fields["country"], _countries(get_language() or settings.LANGUAGE_CODE))
         _set_choices(self.fields["timezone"], _timezones())
@@ -158,6 +157,7 @@ class SiteApplicationForm(forms.Form):
         data = super().clean() or {}
         if "venue" in data and not data.get("is_online") and not data.get("venue"):
             self.add_error("venue", _("Enter the venue, or tick “online”."))
+        check_shown_version(self, version=self.consent_text.version)
         return data
 
     def visible_fields_in_order(self) -> list[forms.BoundField]:

@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy as _
 
 from gathering.checkin.models import Gate
 from gathering.core.cache import bump_version
-from gathering.core.crypto import blind_index
+from gathering.core.crypto import blind_indexes
 from gathering.core.dates import localize_digits
 from gathering.core.translated import Translated
 from gathering.live.notify import changed as notify_changed
@@ -168,11 +168,12 @@ def apply_for_site(
     moment = at or now()
     if not applications_open(edition, at=moment):
         raise SiteError(_("This edition is over: it takes no more sites."))
-    index = blind_index(data["contact_email"], purpose="email")
+    # Under every keyed-hash key held: an application made before a key rotation is found too.
+    indexes = blind_indexes(data["contact_email"], purpose="email")
 
     def existing() -> Site | None:
         return Site.objects.filter(
-            edition=edition, contact_email_index=index, city__iexact=data["city"]
+            edition=edition, contact_email_index__in=indexes, city__iexact=data["city"]
         ).first()
 
     for _attempt in range(3):
@@ -194,7 +195,7 @@ def apply_for_site(
                     timezone=data["timezone"],
                     contact_name=data["contact_name"],
                     contact_email=data["contact_email"],
-                    contact_email_index=index,
+                    contact_email_index=indexes[0],
                     language=data["language"],
                     consent_version=consent.VERSION,
                     created_at=moment,
@@ -234,10 +235,14 @@ def _coordinator_for(site: Site) -> User:
     if site.coordinator_id is not None:
         return User.objects.get(pk=site.coordinator_id)
     if site.contact_email_index:
+        # The same person's other sites, whichever keyed-hash key indexed them.
+        indexes = (
+            blind_indexes(site.contact_email, purpose="email")
+            if site.contact_email
+            else [site.contact_email_index]
+        )
         other = (
-            Site.objects.filter(
-                contact_email_index=site.contact_email_index, coordinator__isnull=False
-            )
+            Site.objects.filter(contact_email_index__in=indexes, coordinator__isnull=False)
             .exclude(pk=site.pk)
             .select_related("coordinator")
             .order_by("-created_at")

@@ -13,12 +13,13 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from gathering.abuse.honeypot import HoneypotField
+from gathering.privacy.consent_versions import check_shown_version
 from gathering.registration.countries import country_choices
 from gathering.registration.forms import _language_choices
 from gathering.voices import validation
 from gathering.voices.consent import consent_text
 from gathering.voices.models import Campaign, Invalidation
-from gathering.voices.services import SignRequest
+from gathering.voices.services import ABUSE_WINDOW, CONFIRMATION_WINDOW, SignRequest
 
 _TEXT_INPUT = {"dir": "auto", "autocomplete": "off"}
 
@@ -84,10 +85,8 @@ class SignForm(forms.Form):
         label=_("Language of your email"),
         error_messages={"invalid_choice": _("Choose one of the languages offered.")},
     )
-    wants_news = forms.BooleanField(
-        label=_("Send me news of this campaign (we then keep my email address)"),
-        required=False,
-    )
+    # Its label is a consent text (``consent.py``), set below.
+    wants_news = forms.BooleanField(required=False)
     consent = forms.BooleanField(
         required=True, error_messages={"required": _("Please give your consent to sign.")}
     )
@@ -97,8 +96,13 @@ class SignForm(forms.Form):
     def __init__(self, *args: Any, campaign: Campaign, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.campaign = campaign
-        self.consent_text = consent_text()
+        self.consent_text = consent_text(
+            retention_days=campaign.edition.retention_days,
+            abuse_days=ABUSE_WINDOW.days,
+            confirm_days=CONFIRMATION_WINDOW.days,
+        )
         self.fields["consent"].label = self.consent_text.statement
+        self.fields["wants_news"].label = self.consent_text.news
         _set_choices(self.fields["country"], _countries(get_language() or settings.LANGUAGE_CODE))
         _set_choices(self.fields["language"], _languages())
         self.fields["language"].initial = (get_language() or settings.LANGUAGE_CODE)[:2]
@@ -123,6 +127,11 @@ class SignForm(forms.Form):
 
     def clean_message(self) -> str:
         return validation.clean_message(self.cleaned_data.get("message", ""))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        check_shown_version(self, version=self.consent_text.version)
+        return cleaned
 
     def visible_fields_in_order(self) -> list[forms.BoundField]:
         hidden = {"website", "altcha", "consent"}

@@ -3,7 +3,8 @@ named signatories for delivery.
 
 Who may do what (``core/roles.py``): the moderator role (``voices.moderate_signature``) decides
 on messages and held signatures and invalidates in bulk; only organisers
-(``voices.view_signature``) download the list of signatories who agreed to be named. Staff sign
+(``voices.view_signature``) ask for the list of signatories who agreed to be named (an export
+request that another organiser approves, ``audit/exports.py``). Staff sign
 in on core's staff page (``login_required`` sends them there); a signed-in account without the
 permission gets a 403, checked before the campaign is looked up so that a 404 reveals nothing.
 
@@ -33,8 +34,8 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
-from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
 from django.views.decorators.cache import never_cache
 
@@ -43,7 +44,7 @@ from gathering.core.translated import set_fallback_language
 from gathering.core.views import render_error
 from gathering.program import selectors as program_selectors
 from gathering.program.models import Edition
-from gathering.voices import exports, selectors, services
+from gathering.voices import selectors, services
 from gathering.voices.errors import ModerationError
 from gathering.voices.forms import BulkInvalidationForm, ReasonForm
 from gathering.voices.models import Campaign, Invalidation, Signature
@@ -63,7 +64,8 @@ _DECISION = re.compile(r"(approve|reject)(?::([1-9][0-9]{0,17}))?")
 _DOMAIN = re.compile(
     r"(?=.{1,253}\Z)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+"
 )
-_HEX = re.compile(r"[0-9a-f]{8,64}")
+# A network's keyed hash, with the id of its key after a rotation (``<key id>:<hex>``).
+_HEX = re.compile(r"(?:[a-z0-9][a-z0-9-]{0,14}:)?[0-9a-f]{8,64}")
 
 FLAG_LABELS = {
     Flag.NO_PROOF: gettext_lazy("No proof of work"),
@@ -592,7 +594,11 @@ def _preview_context(form: ModerationInvalidationForm, *, campaign: Campaign) ->
 
 
 class SignatoriesExportView(StaffView):
-    """The signatories who agreed to be named, as CSV or PDF, for delivery (organisers only)."""
+    """The signatories who agreed to be named, as CSV or PDF, for delivery (organisers only).
+
+    A bulk export of personal data: it is asked for on the export requests' page and approved
+    by another organiser before it can be downloaded (``audit/exports.py``). This address
+    sends there, with the campaign and the format filled in."""
 
     permission = EXPORT
 
@@ -603,22 +609,6 @@ class SignatoriesExportView(StaffView):
         if fmt not in {"csv", "pdf"}:
             raise Http404(_("There is nothing at this address."))
         campaign = _campaign_or_404(year, slug)
-        language = (get_language() or "en").split("-")[0]
-        if fmt == "csv":
-            body = exports.signatories_csv(campaign=campaign, language=language)
-            content_type = "text/csv; charset=utf-8"
-        else:
-            body = exports.signatories_pdf(campaign=campaign, language=language)
-            content_type = "application/pdf"
-        audit(request, action="export.signatories", obj=campaign, summary=f"format={fmt}")
-        logger.info(
-            "voices signatories exported campaign_id=%s user_id=%s format=%s",
-            campaign.pk,
-            request.user.pk,
-            fmt,
-        )
-        response = HttpResponse(body, content_type=content_type)
-        response["Content-Disposition"] = (
-            f'attachment; filename="{campaign.slug}-signatories-{language}.{fmt}"'
-        )
-        return response
+        query = QueryDict(mutable=True)
+        query.update({"kind": "voices.signatories", "campaign": str(campaign.pk), "format": fmt})
+        return HttpResponseRedirect(reverse("audit:export-new") + "?" + query.urlencode())

@@ -34,7 +34,7 @@ from django.utils.translation import gettext_lazy as _
 
 from gathering.abuse import altcha, ratelimit
 from gathering.abuse.client import hash_prefix, network_prefix
-from gathering.core.crypto import blind_index
+from gathering.core.crypto import blind_indexes
 from gathering.core.group_commit import GroupCommit
 from gathering.core.local_cache import LocalCache
 from gathering.outbox.services import queue_email
@@ -185,7 +185,8 @@ def sign(*, campaign: Campaign, request: SignRequest, at: dt.datetime | None = N
         raise InvalidSignatureDataError({"consent": [str(_("Please give your consent to sign."))]})
     cleaned = _clean(campaign, request)
     canonical = canonical_email(cleaned.email)
-    email_hash = blind_index(canonical, purpose="voices-email")
+    # The hash under the current key first, then under the older keys held (after a rotation).
+    email_hashes = blind_indexes(canonical, purpose="voices-email")
     domain = email_domain(cleaned.email)
     prefix = str(network_prefix(ipaddress.ip_address(request.client_ip)))
     # On PostgreSQL a counter row stays locked until its transaction commits: counted in their
@@ -201,7 +202,7 @@ def sign(*, campaign: Campaign, request: SignRequest, at: dt.datetime | None = N
         campaign=campaign,
         request=request,
         cleaned=cleaned,
-        email_hash=email_hash,
+        email_hashes=email_hashes,
         domain=domain,
         prefix=prefix,
         moment=moment,
@@ -227,7 +228,7 @@ def _sign(
     campaign: Campaign,
     request: SignRequest,
     cleaned: _Cleaned,
-    email_hash: str,
+    email_hashes: list[str],
     domain: str,
     prefix: str,
     moment: dt.datetime,
@@ -239,6 +240,16 @@ def _sign(
     if rate_flags is None:
         rate_flags = _rate_flags(campaign=campaign, ip=request.client_ip, domain=domain)
     flags += rate_flags
+    email_hash = email_hashes[0]
+    if len(email_hashes) > 1:
+        # The unique index only sees hashes under the current key: a signature made before a
+        # key rotation is looked up (one indexed query, only while older keys are held).
+        earlier = _existing_signature(campaign, email_hashes[1:])
+        if earlier is not None:
+            _email_existing(
+                earlier, campaign=campaign, email=cleaned.email, language=cleaned.language
+            )
+            return SignOutcome(signature=earlier, created=False)
     confirm_token, withdraw_token = tokens.new_token(), tokens.new_token()
     try:
         # Most signers are new: the unique (campaign, email hash) index finds the others, in a
@@ -268,12 +279,7 @@ def _sign(
                 confirm_by=moment + CONFIRMATION_WINDOW,
             )
     except IntegrityError:
-        existing = (
-            Signature.objects.filter(campaign=campaign, email_hash=email_hash)
-            .exclude(status=Status.WITHDRAWN)
-            .order_by()
-            .first()
-        )
+        existing = _existing_signature(campaign, email_hashes)
         if existing is None:
             raise
         _email_existing(existing, campaign=campaign, email=cleaned.email, language=cleaned.language)
@@ -289,6 +295,16 @@ def _sign(
         },
     )
     return SignOutcome(signature=signature, created=True, flags=flags)
+
+
+def _existing_signature(campaign: Campaign, email_hashes: list[str]) -> Signature | None:
+    """The campaign's signature (not withdrawn) whose email hash is one of ``email_hashes``."""
+    return (
+        Signature.objects.filter(campaign=campaign, email_hash__in=email_hashes)
+        .exclude(status=Status.WITHDRAWN)
+        .order_by()
+        .first()
+    )
 
 
 def _email_existing(signature: Signature, *, campaign: Campaign, email: str, language: str) -> None:
@@ -391,8 +407,11 @@ def withdraw(*, token: str, at: dt.datetime | None = None) -> Signature:
 
 def withdraw_signature(*, signature: Signature, at: dt.datetime | None = None) -> Signature:
     """Withdraw ``signature``: it stops counting at once, its name, city, message and address
-    are erased, and the withdrawal is published as a count (its leaf stays in the log, which is
-    append-only). Withdrawing twice is not an error; an invalidated signature stays so."""
+    are erased, with the keyed hashes of the address and network and the email's domain (the
+    consent they rested on is withdrawn; a withdrawn signature needs none of them), and the
+    withdrawal is published as a count (its leaf stays in the log, which is append-only). Its
+    links keep working, to show that it is withdrawn. Withdrawing twice is not an error; an
+    invalidated signature stays so."""
     moment = at or now()
     with transaction.atomic():
         locked = Signature.objects.select_for_update().get(pk=signature.pk)
@@ -405,6 +424,11 @@ def withdraw_signature(*, signature: Signature, at: dt.datetime | None = None) -
         locked.wants_news = False
         locked.message_status = MessageStatus.NONE
         locked.review = Review.NONE
+        # As the retention purge erases it (privacy.services.retention.ERASED_HASH_PREFIX):
+        # unique per row, it matches no address.
+        locked.email_hash = f"erased:{locked.pk}"
+        locked.email_domain = locked.prefix_hash = ""
+        locked.abuse_until = None
         locked.save()
     logger.info("voices signature withdrawn signature_id=%s", locked.pk)
     return locked

@@ -25,6 +25,9 @@ urlpatterns = [
         "voice/<str:token>/confirm/", views.SignatureConfirmView.as_view(), name="signature-confirm"
     ),
     path("voice/<str:token>/receipt.json", views.ReceiptView.as_view(), name="receipt"),
+    path(
+        "voice/<str:token>/data.json", views.SignatureExportView.as_view(), name="signature-export"
+    ),
     # Moderators.
     path(
         "staff/voices/<int:year>/<slug:slug>/",

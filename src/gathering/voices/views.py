@@ -23,6 +23,7 @@ from django.views.decorators.cache import never_cache
 from gathering.abuse.client import client_ip
 from gathering.core.security import embeddable
 from gathering.core.translated import set_fallback_language
+from gathering.privacy.services.requests import signature_data
 from gathering.program.models import Edition
 from gathering.program.views import get_edition_or_404
 from gathering.registration.countries import country_name
@@ -304,8 +305,13 @@ class SignatureManageView(View):
 
     def post(self, request: HttpRequest, token: str) -> HttpResponse:
         signature = _signature_for_private_link(token)
-        if request.POST.get("action") != "withdraw" or signature.withdraw_token_hash is None:
-            return self.show(request, signature, token=token, status=400)
+        # A refusal says why, in the visitor's language (the page alone would not).
+        if request.POST.get("action") != "withdraw":
+            error = _("Unknown action.")
+            return self.show(request, signature, token=token, status=400, error=error)
+        if signature.withdraw_token_hash is None:
+            error = _("This signature can no longer be withdrawn.")
+            return self.show(request, signature, token=token, status=400, error=error)
         services.withdraw_signature(signature=signature)
         signature.refresh_from_db()
         return self.show(request, signature, token=token, withdrawn_now=True)
@@ -318,6 +324,7 @@ class SignatureManageView(View):
         token: str,
         status: int = 200,
         withdrawn_now: bool = False,
+        error: str = "",
     ) -> HttpResponse:
         receipt = receipts.receipt_for(signature=signature)
         return page(
@@ -332,6 +339,7 @@ class SignatureManageView(View):
                 else "",
                 "token": token,
                 "withdrawn_now": withdrawn_now,
+                "error": error,
             },
             edition=signature.campaign.edition,
             status=status,
@@ -353,4 +361,19 @@ class ReceiptView(View):
             content_type="application/json; charset=utf-8",
         )
         response["Content-Disposition"] = 'attachment; filename="receipt.json"'
+        return response
+
+
+@private
+class SignatureExportView(View):
+    """What is stored about the signature, as a JSON download (GDPR art. 15 and 20)."""
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        signature = _signature_for_private_link(token)
+        response = HttpResponse(
+            json.dumps(signature_data(signature), indent=2, ensure_ascii=False),
+            content_type="application/json; charset=utf-8",
+        )
+        response["Content-Disposition"] = 'attachment; filename="signature.json"'
+        response["X-Robots-Tag"] = "noindex, nofollow"
         return response

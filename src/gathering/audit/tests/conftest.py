@@ -9,6 +9,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 
 from gathering.audit.models import AuditEvent
+from gathering.core.testing.staff import sign_in_staff
 
 PASSWORD = "audit-test-password-42"
 # Personal data put in the objects staff read: it must appear in no audit event.
@@ -31,7 +32,7 @@ def organiser(django_user_model: Any) -> Any:
 @pytest.fixture
 def organiser_client(organiser: Any) -> Client:
     client = Client(REMOTE_ADDR="203.0.113.7", HTTP_USER_AGENT="AuditTest/1.0")
-    client.force_login(organiser)
+    sign_in_staff(client, organiser)
     return client
 
 

@@ -10,6 +10,7 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import Group
 from django.test import Client, override_settings
 
+from gathering.audit.models import ExportRequest
 from gathering.audit.receivers import summarise_change_message
 from gathering.audit.tests.conftest import (
     CANARY_EMAIL,
@@ -20,6 +21,7 @@ from gathering.audit.tests.conftest import (
     mark,
     since,
 )
+from gathering.core.testing.staff import sign_in_staff
 from gathering.live.models import Announcement
 from gathering.program.tests.factories import EditionFactory
 from gathering.registration.models import Category, Registration
@@ -132,7 +134,7 @@ def test_a_log_entry_becomes_one_event(organiser: Any, registration: Registratio
 def test_a_change_through_the_admin_form_is_recorded(django_user_model: Any) -> None:
     root = django_user_model.objects.create_superuser("root", password=PASSWORD)
     client = Client(REMOTE_ADDR=IP)
-    client.force_login(root)
+    sign_in_staff(client, root)
     group = Group.objects.create(name="volunteers")
     start = mark()
     response = client.post(f"/admin/auth/group/{group.pk}/change/", {"name": "helpers"})
@@ -225,23 +227,39 @@ def test_a_printed_badge_is_the_action_and_the_export(organiser_client: Client) 
 # --- our own staff pages -----------------------------------------------------------------
 
 
-def test_the_signatories_export_is_recorded(organiser_client: Client) -> None:
+def test_the_signatories_export_is_recorded(
+    organiser_client: Client, django_user_model: Any
+) -> None:
     campaign = CampaignFactory()
     stored_signature(campaign, name=CANARY_NAME, email=CANARY_EMAIL, show_name=True)
     start = mark()
     url = f"/en/staff/voices/{campaign.edition.year}/{campaign.slug}/signatories.csv"
-    response = organiser_client.get(url)
-    assert response.status_code == 200
-    event = one(start, "export.signatories")
-    assert event.object_type == "voices.campaign" and event.object_id == str(campaign.pk)
-    assert event.summary == "format=csv"
+    asked = organiser_client.get(url)
+    assert asked.status_code == 302  # to the export request form: nothing read yet
+    assert since(start) == []
+    data = {
+        "kind": "voices.signatories",
+        "campaign": str(campaign.pk),
+        "format": "csv",
+        "reason": "Delivery of the statement.",
+    }
+    assert organiser_client.post("/en/staff/exports/new/", data).status_code == 302
+    export = ExportRequest.objects.get()
+    approver = Client()
+    sign_in_staff(approver, make_user(django_user_model, "second", "organiser"))
+    approver.post(f"/en/staff/exports/{export.pk}/", {"decision": "approve"})
+    start = mark()
+    assert organiser_client.post(f"/en/staff/exports/{export.pk}/download/").status_code == 200
+    event = one(start, "export.download")
+    assert event.object_type == "audit.exportrequest" and event.object_id == str(export.pk)
+    assert event.summary == "kind=voices.signatories download=1"
     assert_no_canary()
 
 
 def test_a_refused_export_records_nothing(django_user_model: Any) -> None:
     campaign = CampaignFactory()
     client = Client()
-    client.force_login(make_user(django_user_model, "mod", "moderator"))
+    sign_in_staff(client, make_user(django_user_model, "mod", "moderator"))
     start = mark()
     url = f"/en/staff/voices/{campaign.edition.year}/{campaign.slug}/signatories.csv"
     assert client.get(url).status_code == 403
@@ -308,7 +326,7 @@ def test_staff_without_the_permission_read_nothing_and_nothing_is_recorded(
     django_user_model: Any, registration: Registration
 ) -> None:
     client = Client()
-    client.force_login(make_user(django_user_model, "gatekeeper", "gate"))
+    sign_in_staff(client, make_user(django_user_model, "gatekeeper", "gate"))
     start = mark()
     assert client.get("/admin/registration/registration/").status_code == 403
     assert (

@@ -20,6 +20,7 @@ from gathering.checkin.tests.factories import (
     make_staff,
     nonce,
 )
+from gathering.core.testing.staff import sign_in_staff
 from gathering.program.tests.factories import EditionFactory, texts
 from gathering.registration import keys
 from gathering.registration.revocation import decode_gate_bundle, encode_gate_bundle
@@ -53,7 +54,7 @@ def device(device_token) -> Client:
 @pytest.fixture
 def staff(django_user_model) -> Client:
     client = Client()
-    client.force_login(make_staff(django_user_model, "gatekeeper", role="gate"))
+    sign_in_staff(client, make_staff(django_user_model, "gatekeeper", role="gate"))
     return client
 
 
@@ -118,7 +119,7 @@ def test_revoked_device_is_refused(gate, device, device_token) -> None:
 
 
 def test_staff_without_a_gate_role_is_refused(client, django_user_model, gate) -> None:
-    client.force_login(make_staff(django_user_model, "editor", role="program_editor"))
+    sign_in_staff(client, make_staff(django_user_model, "editor", role="program_editor"))
 
     response = client.get(f"/api/checkin/{YEAR}/bundle")
 
@@ -127,7 +128,7 @@ def test_staff_without_a_gate_role_is_refused(client, django_user_model, gate) -
 
 
 def test_organisers_may_scan(client, django_user_model, gate) -> None:
-    client.force_login(make_staff(django_user_model, "organiser", role="organiser"))
+    sign_in_staff(client, make_staff(django_user_model, "organiser", role="organiser"))
     issued = issue_ticket(gate.edition)
 
     response = post(client, batch(issued.code))
@@ -138,7 +139,7 @@ def test_organisers_may_scan(client, django_user_model, gate) -> None:
 
 def test_session_scans_need_the_csrf_token(django_user_model, gate) -> None:
     client = Client(enforce_csrf_checks=True)
-    client.force_login(make_staff(django_user_model, "gatekeeper", role="gate"))
+    sign_in_staff(client, make_staff(django_user_model, "gatekeeper", role="gate"))
     page = client.get(f"/staff/scanner/{YEAR}/north/")
     token = page.cookies["csrftoken"].value
     issued = issue_ticket(gate.edition)

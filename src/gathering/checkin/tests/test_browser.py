@@ -21,6 +21,7 @@ from gathering.checkin.tests.factories import (
     make_staff,
 )
 from gathering.core.testing.browser import wait_until
+from gathering.core.testing.staff import enrol_totp, totp_code
 from gathering.program.tests.factories import EditionFactory, texts
 from gathering.registration.tickets import qr_png
 
@@ -78,11 +79,18 @@ def gate(transactional_db: None):
 
 
 def sign_in(page, live_server, next_url: str) -> None:
+    """The password, then a code of the gatekeeper's authenticator app (second factor)."""
+    from django.contrib.auth.models import User
+
+    secret = enrol_totp(User.objects.get(username="gatekeeper"))
     page.goto(f"{live_server.url}{next_url}")
     assert "/staff/login/" in page.url
     page.fill("input[name=username]", "gatekeeper")
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
+    page.wait_for_selector("input[name=code]")
+    page.fill("input[name=code]", totp_code(secret))
+    page.click("form.form button[type=submit]")
     page.wait_for_selector("#scanner[data-state=ready]")
 
 

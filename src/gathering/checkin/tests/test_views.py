@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from gathering.checkin.tests.factories import SECRET_NAME, GateFactory, issue_ticket, make_staff
+from gathering.core.testing.staff import sign_in_staff
 from gathering.program.tests.factories import EditionFactory, texts
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +27,7 @@ def gate():
 
 @pytest.fixture
 def gate_client(client, django_user_model):
-    client.force_login(make_staff(django_user_model, "gatekeeper", role="gate"))
+    sign_in_staff(client, make_staff(django_user_model, "gatekeeper", role="gate"))
     return client
 
 
@@ -43,7 +44,7 @@ def test_scanner_needs_a_sign_in(client, gate) -> None:
 
 
 def test_scanner_refuses_staff_without_a_gate_role(client, django_user_model, gate) -> None:
-    client.force_login(make_staff(django_user_model, "editor", role="program_editor"))
+    sign_in_staff(client, make_staff(django_user_model, "editor", role="program_editor"))
     response = client.get(URL)
     assert response.status_code == 403
     assert "Only gate staff and organisers" in response.content.decode()

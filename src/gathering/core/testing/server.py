@@ -22,7 +22,17 @@ from pathlib import Path
 
 BIN = Path(sys.executable).parent
 
-__all__ = ["BIN", "Server", "children", "free_port", "own_postgres_database", "server_env"]
+__all__ = [
+    "BIN",
+    "Server",
+    "children",
+    "free_port",
+    "migrated_sqlite",
+    "own_postgres_database",
+    "server_env",
+]
+
+SOURCE = Path(__file__).resolve().parents[2]  # src/gathering
 
 
 def free_port() -> int:
@@ -42,21 +52,132 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def _migrations_fingerprint() -> str:
+    """Changes whenever a migration is added, changed or removed (by content: clones of one
+    commit share their templates)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(SOURCE.glob("*/migrations/*.py")):
+        digest.update(str(path.relative_to(SOURCE)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 @contextlib.contextmanager
-def own_postgres_database(url: str, *, prefix: str = "gathering_server") -> Iterator[str]:
-    """A database of its own on the server of ``url`` (dropped afterwards)."""
+def _locked(name: str) -> Iterator[Path]:
+    """A folder under the temporary directory, held by this process alone (pytest-xdist's
+    workers build each template once, the first one to come)."""
+    import fcntl
+    import tempfile
+
+    folder = Path(tempfile.gettempdir()) / f"gathering-test-{name}"
+    folder.mkdir(exist_ok=True)
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield folder
+
+
+def _migrate(env: dict[str, str]) -> None:
+    code = (
+        "from gathering.cli import ensure_secret_key; ensure_secret_key(); "
+        "import django; django.setup(); from django.core.management import call_command; "
+        "call_command('migrate', interactive=False, verbosity=0)"
+    )
+    result = subprocess.run(
+        [str(BIN / "python"), "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def migrated_sqlite(data_dir: Path) -> None:
+    """Put a migrated, otherwise empty SQLite database into ``data_dir`` (a copy of a template
+    migrated once per set of migrations): the servers' `gathering setup` then has nothing left
+    to migrate. Every migration takes seconds; the tests start many servers."""
+    import shutil
+    import sqlite3
+
+    with _locked("sqlite") as folder:
+        template = folder / f"{_migrations_fingerprint()}.sqlite3"
+        if not template.exists():
+            scratch = folder / f"build-{os.getpid()}"
+            shutil.rmtree(scratch, ignore_errors=True)
+            scratch.mkdir()
+            _migrate(server_env(scratch))
+            built = scratch / "gathering.sqlite3"
+            with contextlib.closing(sqlite3.connect(built)) as connection:
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            built.replace(template)
+            shutil.rmtree(scratch, ignore_errors=True)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template, data_dir / "gathering.sqlite3")
+
+
+def _postgres_template(admin: str, url: str) -> str:
+    """The name of a migrated template database on the server of ``url`` (built once per set
+    of migrations)."""
+    import psycopg
+
+    name = f"gathering_template_{_migrations_fingerprint()}"
+    with _locked("postgres"), psycopg.connect(admin, autocommit=True) as connection:
+        exists = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+        ).fetchone()
+        if exists is None:
+            building = f"{name}_building"
+            connection.execute(f"DROP DATABASE IF EXISTS {building} WITH (FORCE)")
+            connection.execute(f"CREATE DATABASE {building}")
+            parts = urllib.parse.urlsplit(url)
+            with contextlib.ExitStack() as cleanup:
+                scratch = Path(cleanup.enter_context(_scratch_dir()))
+                _migrate(
+                    server_env(scratch, DATABASE_URL=parts._replace(path=f"/{building}").geturl())
+                )
+            connection.execute(f"ALTER DATABASE {building} RENAME TO {name}")
+    return name
+
+
+@contextlib.contextmanager
+def _scratch_dir() -> Iterator[str]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="gathering-template-") as folder:
+        yield folder
+
+
+@contextlib.contextmanager
+def own_postgres_database(
+    url: str, *, prefix: str = "gathering_server", migrated: bool = False
+) -> Iterator[str]:
+    """A database of its own on the server of ``url`` (dropped afterwards); with ``migrated``,
+    a copy of a template database that holds every migration already."""
     import psycopg
 
     parts = urllib.parse.urlsplit(url)
     admin = parts._replace(path="/postgres").geturl().replace("postgres://", "postgresql://", 1)
     name = f"{prefix}_{secrets.token_hex(4)}"
+    template = f" TEMPLATE {_postgres_template(admin, url)}" if migrated else ""
     with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f"CREATE DATABASE {name}")
+        connection.execute(f"CREATE DATABASE {name}{template}")
     try:
         yield parts._replace(path=f"/{name}").geturl()
     finally:
         with psycopg.connect(admin, autocommit=True) as connection:
             connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def shared_static_root() -> Path:
+    """One folder of collected static files for every test server of this checkout (collecting
+    and compressing them takes seconds; `gathering setup` skips it when nothing changed)."""
+    import hashlib
+    import tempfile
+
+    checkout = hashlib.sha256(str(Path(__file__).resolve()).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"gathering-test-static-{checkout}"
 
 
 def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
@@ -65,6 +186,7 @@ def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {
         **os.environ,
         "GATHERING_DATA_DIR": str(data_dir),
+        "STATIC_ROOT": str(shared_static_root()),
         "DJANGO_SETTINGS_MODULE": "gathering.settings",
         "DEBUG": "0",
         "LOG_LEVEL": "ERROR",

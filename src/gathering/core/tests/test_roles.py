@@ -6,6 +6,12 @@ from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 
 from gathering.core.roles import ROLE_PERMISSIONS, ensure_roles
+from gathering.core.testing.staff import (
+    enrol_totp,
+    pass_second_factor,
+    second_factor_step,
+    sign_in_staff,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -94,11 +100,15 @@ def test_sign_in_page_renders(client) -> None:
 
 
 def test_staff_signs_in_and_lands_in_the_admin(client, staff) -> None:
+    secret = enrol_totp(staff)
     response = client.post(LOGIN_URL, {"username": "staffer", "password": PASSWORD})
 
+    # The password, then the second factor (accounts app), then the admin.
     assert response.status_code == 302
-    assert response["Location"] == reverse("admin:index")
+    assert response["Location"] == second_factor_step(reverse("admin:index"))
     assert signed_in_user_id(client) == str(staff.pk)
+    done = pass_second_factor(client, secret, destination=reverse("admin:index"))
+    assert done["Location"] == reverse("admin:index")
     assert client.get(reverse("admin:index")).status_code == 200
 
 
@@ -110,7 +120,7 @@ def test_sign_in_returns_to_the_page_asked_for(client, staff) -> None:
     )
 
     assert response.status_code == 302
-    assert response["Location"] == target
+    assert response["Location"] == second_factor_step(target)
 
 
 def test_sign_in_never_redirects_off_site(client, staff) -> None:
@@ -120,7 +130,7 @@ def test_sign_in_never_redirects_off_site(client, staff) -> None:
     )
 
     assert response.status_code == 302
-    assert response["Location"] == reverse("admin:index")
+    assert response["Location"] == second_factor_step(reverse("admin:index"))
 
 
 def test_wrong_password_is_refused_with_a_clear_error(client, staff) -> None:
@@ -156,7 +166,7 @@ def test_malformed_sign_in_gives_errors_not_failures(client, staff, data) -> Non
     response = client.post(LOGIN_URL, data)
 
     if response.status_code == 302:  # the last case is a correct sign-in with a bad "next"
-        assert response["Location"] == reverse("admin:index")
+        assert response["Location"] == second_factor_step(reverse("admin:index"))
         return
     assert response.status_code == 200
     assert "<script>alert(1)</script>" not in response.content.decode()
@@ -171,7 +181,7 @@ def test_admin_login_redirects_to_the_staff_sign_in_page(client) -> None:
 
 
 def test_signed_in_staff_visiting_the_sign_in_page_goes_to_the_admin(client, staff) -> None:
-    client.force_login(staff)
+    sign_in_staff(client, staff)
 
     response = client.get(LOGIN_URL)
 
@@ -204,9 +214,12 @@ def test_site_coordinator_lands_on_their_sites(client, django_user_model) -> Non
         "coordinator", password=PASSWORD, is_staff=True
     )
     coordinator.groups.add(Group.objects.get(name="site_coordinator"))
+    secret = enrol_totp(coordinator)
 
     response = client.post(LOGIN_URL, {"username": "coordinator", "password": PASSWORD})
 
     assert response.status_code == 302
-    assert response["Location"] == reverse("satellites:site-staff-list")
-    assert client.get(response["Location"]).status_code == 200
+    sites = reverse("satellites:site-staff-list")
+    assert response["Location"] == second_factor_step(sites)
+    assert pass_second_factor(client, secret, destination=sites)["Location"] == sites
+    assert client.get(sites).status_code == 200

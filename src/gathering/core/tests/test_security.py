@@ -21,6 +21,7 @@ from django.test import Client
 
 from gathering.checkin.tests.factories import issue_ticket
 from gathering.core.security import ContentSecurityPolicyMiddleware
+from gathering.core.testing.staff import sign_in_staff
 from gathering.program.tests.factories import EditionFactory
 from gathering.registration import tokens
 from gathering.satellites.tests.factories import coordinated_site
@@ -321,7 +322,7 @@ def test_staff_pages_are_never_stored(client: Client, django_user_model) -> None
     site = coordinated_site(django_user_model, edition=edition)
     organiser = django_user_model.objects.create_user("boss", password="x" * 20, is_staff=True)
     organiser.groups.add(*Group.objects.filter(name__in=["organiser", "moderator", "gate"]))
-    client.force_login(organiser)
+    sign_in_staff(client, organiser)
     for url in (
         "/admin/",
         "/admin/registration/registration/",

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from gathering.core.testing.server import migrated_sqlite, shared_static_root
 from gathering.live.tests.sse_client import SseClient, wait_for
 
 BIN = Path(sys.executable).parent
@@ -93,6 +94,7 @@ def test_serve_runs_the_live_server_and_stops_it(tmp_path: Path) -> None:
     env = {
         **os.environ,
         "GATHERING_DATA_DIR": str(tmp_path / "data"),
+        "STATIC_ROOT": str(shared_static_root()),
         "DJANGO_SETTINGS_MODULE": "gathering.settings",
         "DEBUG": "0",
         "LOG_LEVEL": "ERROR",
@@ -105,6 +107,7 @@ def test_serve_runs_the_live_server_and_stops_it(tmp_path: Path) -> None:
         "PYTEST_XDIST_WORKER",
     ):
         env.pop(name, None)
+    migrated_sqlite(tmp_path / "data")
     subprocess.run(
         [str(BIN / "python"), "-c", SETUP], env=env, check=True, timeout=180, capture_output=True
     )

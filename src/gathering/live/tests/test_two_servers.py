@@ -86,7 +86,9 @@ def servers(
     altcha.reset_key()
     with contextlib.ExitStack() as stack:
         database = stack.enter_context(
-            own_postgres_database(os.environ["DATABASE_URL"], prefix="gathering_two_servers")
+            own_postgres_database(
+                os.environ["DATABASE_URL"], prefix="gathering_two_servers", migrated=True
+            )
         )
         env = server_env(
             tmp_path / "data",

@@ -7,7 +7,8 @@ import json
 import pytest
 from django.test import Client
 
-from gathering.checkin.tests.factories import PASSWORD, make_staff
+from gathering.checkin.tests.factories import make_staff
+from gathering.core.testing.staff import sign_in_staff
 from gathering.live import services
 from gathering.live.models import Announcement
 from gathering.program.tests.factories import EditionFactory
@@ -89,7 +90,7 @@ def test_announcements_page_needs_the_permission(client: Client, django_user_mod
     url = f"/en/{edition.year}/live/announcements/"
     assert client.get(url).status_code == 302  # to the staff sign-in
     make_staff(django_user_model, "gatekeeper", role="gate")
-    client.login(username="gatekeeper", password=PASSWORD)
+    sign_in_staff(client, django_user_model.objects.get(username="gatekeeper"))
     assert client.get(url).status_code == 403
     assert client.post(url, {"text_en": "Hi", "level": "info"}).status_code == 403
     assert not Announcement.objects.exists()
@@ -99,7 +100,7 @@ def test_announcements_page_needs_the_permission(client: Client, django_user_mod
 def test_staff_post_and_withdraw(client: Client, django_user_model, role: str) -> None:
     edition = EditionFactory()
     make_staff(django_user_model, "stage", role=role)
-    client.login(username="stage", password=PASSWORD)
+    sign_in_staff(client, django_user_model.objects.get(username="stage"))
     url = f"/en/{edition.year}/live/announcements/"
     assert client.get(url).status_code == 200
     response = client.post(
@@ -133,7 +134,7 @@ def test_staff_post_and_withdraw(client: Client, django_user_model, role: str) -
 def test_bad_announcement_input_is_refused_cleanly(client: Client, django_user_model, data) -> None:
     edition = EditionFactory()
     make_staff(django_user_model, "stage", role="organiser")
-    client.login(username="stage", password=PASSWORD)
+    sign_in_staff(client, django_user_model.objects.get(username="stage"))
     response = client.post(f"/fa/{edition.year}/live/announcements/", data)
     assert response.status_code in {400, 404}
     assert not Announcement.objects.exists()
@@ -145,7 +146,7 @@ def test_announcement_of_another_edition_cannot_be_withdrawn(
     edition, other = EditionFactory(), EditionFactory()
     foreign = services.post_announcement(edition=other, text={"en": "Other"})
     make_staff(django_user_model, "stage", role="organiser")
-    client.login(username="stage", password=PASSWORD)
+    sign_in_staff(client, django_user_model.objects.get(username="stage"))
     response = client.post(f"/en/{edition.year}/live/announcements/", {"withdraw": str(foreign.pk)})
     assert response.status_code == 404
     foreign.refresh_from_db()

@@ -1,5 +1,5 @@
-"""Writes of the privacy app: the retention purge (``retention``) and encrypted backups
-(``backups``)."""
+"""Writes of the privacy app: the retention purge (``retention``), encrypted backups
+(``backups``) and the data-subject requests that staff handle (``requests``)."""
 
 from gathering.privacy.services.retention import PurgeReport, purge_expired
 

@@ -7,8 +7,8 @@ Content (JSON lines, inside the container of ``privacy/archive.py``):
 2. the files of the data folder a restored site needs: ``secret_key``, everything under
    ``keys/`` (PII keys, blind-index key, ticket and transparency signing keys, proof-of-work
    key) and ``media/`` (uploaded photos). Keys given in the environment (``PII_KEYS``,
-   ``BLIND_INDEX_KEY``, ``ALTCHA_HMAC_KEY``, ``SECRET_KEY``) are written as the files that
-   would hold them, so the archive alone restores a working site;
+   ``BLIND_INDEX_KEY``, ``HMAC_KEYS``, ``ALTCHA_HMAC_KEY``, ``ALTCHA_HMAC_KEYS``, ``SECRET_KEY``)
+   are written as the files that would hold them, so the archive alone restores a working site;
 3. every row of every app, as Django's ``jsonl`` serialisation with natural keys (users and
    groups by name, content types and permissions by app and codename, so the restored database
    may number them differently); content types, permissions and sessions are left out (the
@@ -56,7 +56,7 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 
-from gathering.core import crypto
+from gathering.core import crypto, hmac_keys
 from gathering.privacy import archive
 from gathering.privacy.archive import ArchiveError
 
@@ -287,6 +287,9 @@ def _environment_keys() -> dict[str, tuple[int, bytes]]:
         for key_id, key_bytes in keyring.keys.items():
             written[f"keys/pii/{key_id}.key"] = (0o600, base64.b64encode(key_bytes))
         written["keys/pii/current"] = (0o600, keyring.current_id.encode())
+    # Keyed-hash and proof-of-work keys (HMAC_KEYS, ALTCHA_HMAC_KEYS, ...), with their ids.
+    for relative, content in hmac_keys.environment_files().items():
+        written[relative] = (0o600, content)
     for variable, relative in ENVIRONMENT_KEYS.items():
         if value := os.environ.get(variable):
             written[relative] = (0o600, value.strip().encode())

@@ -167,6 +167,7 @@ def _purge_edition(
             Q(name__isnull=False)
             | Q(email__isnull=False)
             | Q(email_index__isnull=False)
+            | Q(name_index__isnull=False)
             | Q(phone__isnull=False)
             | Q(answers__isnull=False)
             | Q(manage_token_hash__isnull=False)
@@ -175,6 +176,7 @@ def _purge_edition(
         name=None,
         email=None,
         email_index=None,
+        name_index=None,
         phone=None,
         answers=None,
         manage_token_hash=None,

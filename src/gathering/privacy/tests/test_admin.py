@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import translation
 
+from gathering.core.testing.staff import sign_in_staff
 from gathering.program.models import Edition
 from gathering.program.tests.factories import EditionFactory
 from gathering.program.tests.test_admin import edition_data, make_user
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def organiser(client, django_user_model):
-    client.force_login(make_user(django_user_model, "organiser", role="organiser"))
+    sign_in_staff(client, make_user(django_user_model, "organiser", role="organiser"))
 
 
 def change_url(edition: Edition) -> str:

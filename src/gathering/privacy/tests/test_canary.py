@@ -48,7 +48,7 @@ from pathlib import Path
 
 import pytest
 
-from gathering.core.testing.server import BIN, own_postgres_database, server_env
+from gathering.core.testing.server import BIN, migrated_sqlite, own_postgres_database, server_env
 from gathering.privacy.tests import scripts
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
@@ -163,6 +163,8 @@ def run(tmp_path_factory) -> Iterator[Run]:
     root = tmp_path_factory.mktemp("canary")
     with _database() as url:
         site = Site(root / "site", url, _free_port())
+        if not url:
+            migrated_sqlite(site.data_dir)
         seeded, seeded_output = site.step("canary_seed")
         before = site.database_bytes()
         aged, _output = site.step("canary_age")
@@ -184,7 +186,7 @@ def run(tmp_path_factory) -> Iterator[Run]:
 
 def _database() -> contextlib.AbstractContextManager[str]:
     if DATABASE_URL:
-        return own_postgres_database(DATABASE_URL, prefix="test_priv_canary")
+        return own_postgres_database(DATABASE_URL, prefix="test_priv_canary", migrated=True)
     return contextlib.nullcontext("")
 
 

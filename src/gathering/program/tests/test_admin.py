@@ -11,6 +11,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from gathering.core.models import Organisation
+from gathering.core.testing.staff import sign_in_staff
 from gathering.program.models import Edition, Room, Session, SessionSpeaker, Speaker, Track
 from gathering.program.tests.factories import (
     PARIS,
@@ -39,7 +40,7 @@ def make_user(django_user_model, name: str, *, staff: bool = True, role: str | N
 @pytest.fixture
 def organiser(client, django_user_model):
     user = make_user(django_user_model, "organiser", role="organiser")
-    client.force_login(user)
+    sign_in_staff(client, user)
     return user
 
 
@@ -575,7 +576,7 @@ def test_speaker_search_finds_every_language(client, organiser, program):
 def test_program_editor_edits_sessions_but_not_the_organisation_or_users(
     client, django_user_model, program
 ):
-    client.force_login(make_user(django_user_model, "editor", role="program_editor"))
+    sign_in_staff(client, make_user(django_user_model, "editor", role="program_editor"))
     session = program["session"]
 
     assert client.get(admin_url("program_session_changelist")).status_code == 200
@@ -602,7 +603,7 @@ def test_program_editor_edits_sessions_but_not_the_organisation_or_users(
 
 
 def test_staff_without_a_role_is_refused(client, django_user_model, program):
-    client.force_login(make_user(django_user_model, "norole"))
+    sign_in_staff(client, make_user(django_user_model, "norole"))
 
     assert client.get(admin_url("program_session_changelist")).status_code == 403
     assert (

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group
 
+from gathering.core.testing.staff import enrol_totp, totp_code
 from gathering.program.models import Session
 from gathering.program.tests.factories import (
     EditionFactory,
@@ -58,11 +59,18 @@ def organiser(transactional_db: None, django_user_model):
 
 
 def sign_in(page, live_server) -> None:
+    """The password, then a code of the organiser's authenticator app (second factor)."""
+    from django.contrib.auth.models import User
+
+    secret = enrol_totp(User.objects.get(username="organiser"))
     page.goto(f"{live_server.url}/admin/")
     assert "/staff/login/" in page.url
     page.fill("input[name=username]", "organiser")
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
+    page.wait_for_selector("input[name=code]")
+    page.fill("input[name=code]", totp_code(secret))
+    page.click("form.form button[type=submit]")
     page.wait_for_load_state()
 
 

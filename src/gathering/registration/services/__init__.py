@@ -9,6 +9,7 @@ from gathering.registration.services.delegations import (
     remove_member,
     renew_invitation,
 )
+from gathering.registration.services.desk import send_again
 from gathering.registration.services.registrations import (
     CONFIRMATION_WINDOW,
     OFFER_WINDOW,
@@ -55,5 +56,6 @@ __all__ = [
     "remove_member",
     "renew_invitation",
     "resend_link",
+    "send_again",
     "update_details",
 ]

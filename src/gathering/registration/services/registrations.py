@@ -22,7 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.timezone import now
 
-from gathering.core.crypto import blind_index
+from gathering.core.crypto import blind_indexes
 from gathering.program.models import Edition
 from gathering.registration import emails, keys, selectors, tokens, validation
 from gathering.registration.consent import consent_text
@@ -179,13 +179,14 @@ def register(
         phone=phone,
         answers=answers,
     )
-    index = blind_index(data["email"], purpose="email")
+    # Under every keyed-hash key held: a registration made before a key rotation is found too.
+    indexes = blind_indexes(data["email"], purpose="email")
     try:
         with transaction.atomic():
             return _register(
                 category_id=category.pk,
                 data=data,
-                index=index,
+                indexes=indexes,
                 consent=consent and not added_by_leader,
                 delegation=delegation,
                 added_by_leader=added_by_leader,
@@ -208,7 +209,7 @@ def _register(
     *,
     category_id: int,
     data: dict[str, Any],
-    index: str,
+    indexes: list[str],
     consent: bool,
     delegation: Delegation | None,
     added_by_leader: bool,
@@ -219,7 +220,7 @@ def _register(
     existing = (
         Registration.objects.select_for_update(of=("self",))
         .select_related("edition", "category")
-        .filter(edition_id=category.edition_id, email_index=index)
+        .filter(edition_id=category.edition_id, email_index__in=indexes)
         .exclude(status=Status.CANCELLED)
         .first()
     )
@@ -248,7 +249,7 @@ def _register(
         delegation=delegation,
         name=data["name"],
         email=data["email"],
-        email_index=index,
+        email_index=indexes[0],
         phone=data["phone"] or None,
         answers=data["answers"],
         language=data["language"],

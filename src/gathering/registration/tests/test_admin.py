@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from gathering.core import crypto
+from gathering.core.testing.staff import sign_in_staff
 from gathering.registration import services
 from gathering.registration.models import Category, Registration, Ticket
 from gathering.registration.tests.factories import CategoryFactory, register_person, reload
@@ -38,9 +39,21 @@ def people(committed):
     return category, first.registration, second.registration
 
 
-def test_registration_desk_sees_names_and_finds_people_by_email(client, people) -> None:
+def test_registration_desk_gets_no_list_of_registrations(client, people) -> None:
+    sign_in_staff(client, staff("registration_desk"))
+
+    for url in (
+        reverse("admin:registration_registration_changelist"),
+        reverse("admin:registration_registration_change", args=[people[1].pk]),
+    ):
+        response = client.get(url)
+        assert response.status_code == 403
+        assert "Visible Name" not in response.content.decode()
+
+
+def test_organisers_see_names_and_find_people_by_email(client, people) -> None:
     _category, first, _second = people
-    client.force_login(staff("registration_desk"))
+    sign_in_staff(client, staff("organiser"))
 
     listing = client.get(reverse("admin:registration_registration_changelist"))
     assert listing.status_code == 200
@@ -65,7 +78,7 @@ def test_gate_role_sees_tickets_but_no_registrations(client, people, committed, 
 
     with committed():
         services.confirm_email(token=smtp_sink.last_to("desk@example.org").token())
-    client.force_login(staff("gate"))
+    sign_in_staff(client, staff("gate"))
 
     assert client.get(reverse("admin:registration_registration_changelist")).status_code == 403
     tickets = client.get(reverse("admin:registration_ticket_changelist"))
@@ -77,7 +90,7 @@ def test_gate_role_sees_tickets_but_no_registrations(client, people, committed, 
 
 def test_staff_cancel_action_frees_the_place(client, people, committed, smtp_sink) -> None:
     _category, first, second = people
-    client.force_login(staff("registration_desk"))
+    sign_in_staff(client, staff("organiser"))
     with committed():
         response = client.post(
             reverse("admin:registration_registration_changelist"),
@@ -92,7 +105,7 @@ def test_staff_cancel_action_frees_the_place(client, people, committed, smtp_sin
 
 def test_raising_capacity_in_the_admin_offers_places(client, people, committed) -> None:
     category, _first, second = people
-    client.force_login(User.objects.create_superuser("root", password="a-long-password-2027"))
+    sign_in_staff(client, User.objects.create_superuser("root", password="a-long-password-2027"))
     url = reverse("admin:registration_category_change", args=[category.pk])
     assert client.get(url).status_code == 200
     data = {
@@ -125,7 +138,7 @@ def test_delegations_by_city_for_staff(client, committed) -> None:
         services.create_delegation(
             leader=leader, city="Göteborg", country="SE", transport="coach", expected_size=30
         )
-    client.force_login(staff("registration_desk"))
+    sign_in_staff(client, staff("registration_desk"))
     response = client.get(
         reverse("admin:registration_delegation_changelist"),
         {"edition__id__exact": str(category.edition_id)},

@@ -1,6 +1,8 @@
-"""Badges in bulk from the back office: organisers select registrations and get one PDF with
-the badges of the confirmed press, guests and volunteers among them (A6 cards or label sheets);
-everyone else is skipped with a message, and roles without the permission cannot print."""
+"""Badges from the back office: organisers select registrations and get one PDF with the badges
+of the confirmed press, guests and volunteers among them (A6 cards or label sheets); everyone
+else is skipped with a message, and roles without the permission cannot print. One badge comes
+at once; several are a bulk export, asked for and approved by another organiser first
+(``audit/exports.py``)."""
 
 from __future__ import annotations
 
@@ -13,10 +15,13 @@ import pytest
 import zxingcpp
 from django.contrib.auth.models import Group, User
 from django.contrib.messages import get_messages
+from django.test import Client
 from django.urls import reverse
 from PIL import Image
 from pypdf import PdfReader
 
+from gathering.audit.models import AuditEvent, ExportRequest
+from gathering.core.testing.staff import sign_in_staff
 from gathering.program.tests.factories import EditionFactory, texts
 from gathering.registration import selectors, services
 from gathering.registration.badges import affiliation, badge_document
@@ -187,13 +192,43 @@ def messages_of(response) -> list[str]:
     return [str(message) for message in get_messages(response.wsgi_request)]
 
 
+_approvers = iter(range(1, 10**6))
+
+
+def through_approval(client, response):
+    """Several badges: the action shows the export request form; it is sent with a reason,
+    another organiser approves, and the PDF is downloaded (the response returned)."""
+    assert response.status_code == 200
+    assert response.context["kind"].code == "registration.badges"
+    data: dict[str, list[str]] = {}
+    for name, value in response.context["hidden"]:
+        data.setdefault(name, []).append(value)
+    data["reason"] = ["Badges for the press desk tomorrow morning."]
+    assert client.post(reverse("audit:export-new"), data).status_code == 302
+    export = ExportRequest.objects.latest("pk")
+    approver = User.objects.create_user(f"approver-{next(_approvers)}", is_staff=True)
+    approver.groups.add(Group.objects.get(name="organiser"))
+    other = Client()
+    sign_in_staff(other, approver)
+    decided = other.post(reverse("audit:export-detail", args=[export.pk]), {"decision": "approve"})
+    assert decided.status_code == 302
+    return client.post(reverse("audit:export-download", args=[export.pk]))
+
+
 def test_organiser_prints_a6_badges_of_confirmed_press_guests_and_volunteers(client, crowd) -> None:
-    client.force_login(staff("organiser"))
+    sign_in_staff(client, staff("organiser"))
     listing = client.get(reverse(CHANGELIST))
     assert "Print badges (A6)" in listing.content.decode()
     assert "Print badges (label sheet)" in listing.content.decode()
 
-    response = post_action(client, "print_badges_a6", crowd.values())
+    asked = post_action(client, "print_badges_a6", crowd.values())
+    assert messages_of(asked) == [
+        "3 selected registrations have no badge: badges are printed for confirmed press, "
+        "guests and volunteers only."
+    ]
+    assert "3 selected registrations" in asked.context["description"]
+    assert ExportRequest.objects.count() == 0  # nothing is asked for until the form is sent
+    response = through_approval(client, asked)
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
@@ -209,20 +244,18 @@ def test_organiser_prints_a6_badges_of_confirmed_press_guests_and_volunteers(cli
     everything = press + guest + volunteer
     for name in ("Plain Attendee", "Pending Reporter", "Gone Reporter"):
         assert name not in everything
-    assert messages_of(response) == [
-        "3 selected registrations have no badge: badges are printed for confirmed press, "
-        "guests and volunteers only."
-    ]
 
 
 @needs_pdftoppm
 def test_label_sheet_puts_the_badges_on_one_a4_sheet_whose_codes_scan_as_the_tickets(
     client, crowd, tmp_path
 ) -> None:
-    client.force_login(staff("organiser"))
+    sign_in_staff(client, staff("organiser"))
     wanted = [crowd["reporter"], crowd["guest"], crowd["volunteer"]]
 
-    response = post_action(client, "print_badges_labels", wanted)
+    asked = post_action(client, "print_badges_labels", wanted)
+    assert messages_of(asked) == []
+    response = through_approval(client, asked)
 
     assert response.status_code == 200
     assert response["Content-Disposition"] == 'attachment; filename="badges-2061-labels.pdf"'
@@ -231,22 +264,21 @@ def test_label_sheet_puts_the_badges_on_one_a4_sheet_whose_codes_scan_as_the_tic
     assert page_size_mm(reader) == A4
     (sheet,) = rasterize(response.content, tmp_path, dpi=200)
     assert qr_texts(sheet) == sorted(ticket_code(r.ticket) for r in wanted)
-    assert messages_of(response) == []
 
 
 def test_nine_badges_fill_a_sheet_and_start_another(client, people) -> None:
     volunteers = [people.confirmed(people.volunteers, name=f"Helper {n}") for n in range(9)]
-    client.force_login(staff("organiser"))
+    sign_in_staff(client, staff("organiser"))
 
-    labels = post_action(client, "print_badges_labels", volunteers)
-    a6 = post_action(client, "print_badges_a6", volunteers)
+    labels = through_approval(client, post_action(client, "print_badges_labels", volunteers))
+    a6 = through_approval(client, post_action(client, "print_badges_a6", volunteers))
 
     assert len(read(labels.content).pages) == 2
     assert len(read(a6.content).pages) == 9
 
 
 def test_only_people_without_a_badge_selected_gives_a_message_and_no_pdf(client, crowd) -> None:
-    client.force_login(staff("organiser"))
+    sign_in_staff(client, staff("organiser"))
 
     response = post_action(
         client, "print_badges_a6", [crowd["attendee"], crowd["unconfirmed"], crowd["cancelled"]]
@@ -261,7 +293,7 @@ def test_only_people_without_a_badge_selected_gives_a_message_and_no_pdf(client,
 
 
 def test_select_all_across_pages_prints_every_badge_of_the_filtered_list(client, crowd) -> None:
-    client.force_login(staff("organiser"))
+    sign_in_staff(client, staff("organiser"))
 
     response = client.post(
         f"{reverse(CHANGELIST)}?category__id__exact={crowd['reporter'].category_id}",
@@ -278,7 +310,7 @@ def test_select_all_across_pages_prints_every_badge_of_the_filtered_list(client,
 
 
 def test_the_same_person_selected_twice_gets_one_badge(client, crowd) -> None:
-    client.force_login(staff("organiser"))
+    sign_in_staff(client, staff("organiser"))
     reporter = crowd["reporter"]
 
     response = post_action(client, "print_badges_a6", [reporter, reporter, reporter])
@@ -292,17 +324,17 @@ def test_long_and_mixed_script_names_print_on_one_badge_each(client, people) -> 
     reporter = people.confirmed(
         people.press, name='O\'Brien & "Sons"', answers={"outlet": "x" * 1000}
     )
-    client.force_login(staff("organiser"))
+    sign_in_staff(client, staff("organiser"))
 
     for action in ("print_badges_a6", "print_badges_labels"):
-        response = post_action(client, action, [guest, reporter])
+        response = through_approval(client, post_action(client, action, [guest, reporter]))
         assert response.status_code == 200
         assert len(read(response.content).pages) == (2 if action == "print_badges_a6" else 1)
 
 
 @pytest.mark.parametrize("role", ["gate", "program_editor"])
 def test_roles_that_cannot_see_registrations_are_refused(client, crowd, role) -> None:
-    client.force_login(staff(role))
+    sign_in_staff(client, staff(role))
 
     response = post_action(client, "print_badges_a6", [crowd["reporter"]])
 
@@ -310,21 +342,35 @@ def test_roles_that_cannot_see_registrations_are_refused(client, crowd, role) ->
     assert not response.content.startswith(b"%PDF")
 
 
-def test_registration_desk_sees_names_but_may_not_print_badges(client, crowd) -> None:
-    client.force_login(staff("registration_desk"))
-    listing = client.get(reverse(CHANGELIST))
-    assert listing.status_code == 200
-    assert "Print badges" not in listing.content.decode()
+@pytest.mark.parametrize("role", ["registration_desk", "press_officer"])
+def test_the_desk_and_the_press_officer_print_nothing_in_the_back_office(
+    client, crowd, role
+) -> None:
+    sign_in_staff(client, staff(role))
+    assert client.get(reverse(CHANGELIST)).status_code == 403
 
     for action in ("print_badges_a6", "print_badges_labels"):
-        response = post_action(client, action, [crowd["reporter"]])
-        assert response.status_code == 302
-        assert response["Location"] == reverse(CHANGELIST)
-        assert messages_of(response)[-1] == "No action selected."
+        response = post_action(client, action, [crowd["reporter"], crowd["guest"]])
+        assert response.status_code == 403
+        assert not response.content.startswith(b"%PDF")
+
+
+def test_one_badge_comes_at_once_and_is_recorded(client, crowd) -> None:
+    sign_in_staff(client, staff("organiser"))
+
+    response = post_action(client, "print_badges_a6", [crowd["guest"], crowd["attendee"]])
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == (
+        f'attachment; filename="badge-2061-{crowd["guest"].pk}-a6.pdf"'
+    )
+    event = AuditEvent.objects.get(action="export.badges")
+    assert event.summary == f"layout=a6 count=1 ids={crowd['guest'].pk}"
+    assert ExportRequest.objects.count() == 0
 
 
 def test_superuser_may_print_badges(client, crowd) -> None:
-    client.force_login(User.objects.create_superuser("root", password="a-long-password-2027"))
+    sign_in_staff(client, User.objects.create_superuser("root", password="a-long-password-2027"))
 
     response = post_action(client, "print_badges_a6", [crowd["guest"]])
 
@@ -400,7 +446,7 @@ def test_affiliation_comes_from_an_outlet_or_affiliation_answer(people) -> None:
 )
 def test_malformed_selection_prints_nothing_and_is_no_error(client, people, selected) -> None:
     people.confirmed(people.guests, name="Selected Guest")
-    client.force_login(staff("organiser"))
+    sign_in_staff(client, staff("organiser"))
 
     response = client.post(
         reverse(CHANGELIST), {"action": "print_badges_a6", "_selected_action": selected}
@@ -411,7 +457,7 @@ def test_malformed_selection_prints_nothing_and_is_no_error(client, people, sele
 
 
 def test_malformed_ids_beside_good_ones_are_ignored(client, crowd) -> None:
-    client.force_login(staff("organiser"))
+    sign_in_staff(client, staff("organiser"))
 
     response = client.post(
         reverse(CHANGELIST),
@@ -426,7 +472,7 @@ def test_malformed_ids_beside_good_ones_are_ignored(client, crowd) -> None:
 
 
 def test_staff_cancel_action_ignores_malformed_ids_too(client, crowd) -> None:
-    client.force_login(staff("organiser"))
+    sign_in_staff(client, staff("organiser"))
 
     response = client.post(
         reverse(CHANGELIST), {"action": "cancel_registrations", "_selected_action": ["abc"]}

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from gathering.checkin.tests.factories import GateFactory
 from gathering.core.testing.outbox import deliver_outbox
+from gathering.core.testing.staff import sign_in_staff
 from gathering.program.tests.factories import EditionFactory
 from gathering.satellites.models import AttendanceReport, Site
 from gathering.satellites.tests.factories import (
@@ -30,7 +31,7 @@ def admin_url(name: str, *args: Any) -> str:
 @pytest.fixture
 def organiser(client: Client, django_user_model):
     user = make_staff(django_user_model, "organiser")
-    client.force_login(user)
+    sign_in_staff(client, user)
     return user
 
 
@@ -93,7 +94,7 @@ def test_held_reports_are_reviewed_by_action_and_never_edited(client: Client, or
 
 def test_a_coordinator_has_no_back_office_view_of_sites(client: Client, django_user_model) -> None:
     site = coordinated_site(django_user_model)
-    client.force_login(site.coordinator)
+    sign_in_staff(client, site.coordinator)
 
     assert client.get(admin_url("satellites_site_changelist")).status_code == 403
     assert client.get(admin_url("satellites_site_change", site.pk)).status_code == 403

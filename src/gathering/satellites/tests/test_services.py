@@ -12,8 +12,10 @@ from django.db import IntegrityError, connection, transaction
 from django.test import Client
 from django.utils.timezone import now
 
+from gathering.accounts.models import TotpDevice
 from gathering.checkin.models import Gate
 from gathering.core.testing.outbox import deliver_outbox
+from gathering.core.testing.staff import second_factor_step, totp_code
 from gathering.program.models import Edition
 from gathering.program.tests.factories import EditionFactory
 from gathering.satellites import consent, services
@@ -242,13 +244,25 @@ def test_approval_creates_a_coordinator_and_emails_a_link_to_choose_a_password(
     # The page is in French: "Ce lien n\u2019est pas valide".
     assert "n\u2019est pas valide" in Client().get(path, follow=True).content.decode()
 
-    # ... and then sign in on the staff page, landing on their site.
-    signed_in = Client().post(
+    # ... and then sign in on the staff page: the password, the set-up of an authenticator app
+    # (staff sign-in takes two factors), landing on their site.
+    browser = Client()
+    signed_in = browser.post(
         "/staff/login/?next=/en/staff/sites/",
         {"username": "site-berlin", "password": password, "next": "/en/staff/sites/"},
     )
     assert signed_in.status_code == 302
-    assert signed_in["Location"] == "/en/staff/sites/"
+    assert signed_in["Location"] == second_factor_step("/en/staff/sites/")
+    set_up = browser.get(signed_in["Location"])
+    assert set_up["Location"].startswith("/staff/login/set-up/")
+    assert browser.get(set_up["Location"]).status_code == 200
+    secret = TotpDevice.objects.get(user=coordinator).secret
+    codes = browser.post(
+        set_up["Location"], {"code": totp_code(secret), "next": "/en/staff/sites/"}
+    )
+    assert codes.status_code == 200
+    assert 'href="/en/staff/sites/"' in codes.content.decode()
+    assert browser.get("/en/staff/sites/").status_code == 200
 
 
 def test_a_contact_approved_again_keeps_their_account_and_is_told_to_sign_in(

@@ -14,6 +14,7 @@ from django.utils.timezone import now
 from gathering.checkin import services as checkin
 from gathering.checkin.tests.factories import GateFactory, issue_ticket, nonce
 from gathering.core.dates import localize_digits
+from gathering.core.testing.staff import sign_in_staff
 from gathering.program.tests.factories import PARIS, EditionFactory, SessionFactory
 from gathering.satellites.models import AttendanceReport, Site, StreamChannel
 from gathering.satellites.tests.factories import (
@@ -289,7 +290,7 @@ def test_anonymous_visitors_are_sent_to_sign_in(client: Client) -> None:
 
 def test_staff_without_the_role_are_refused(client: Client, django_user_model) -> None:
     site = SiteFactory()
-    client.force_login(make_staff(django_user_model, "gate"))
+    sign_in_staff(client, make_staff(django_user_model, "gate"))
 
     assert client.get("/en/staff/sites/").status_code == 403
     assert client.get(dashboard(site)).status_code == 403
@@ -302,7 +303,7 @@ def test_a_coordinator_sees_and_changes_only_their_own_site(
     mine = coordinated_site(django_user_model, edition=edition, name="My hall")
     theirs = coordinated_site(django_user_model, edition=edition, name="Their hall")
     french = StreamChannelFactory(edition=edition, language="fr")
-    client.force_login(mine.coordinator)
+    sign_in_staff(client, mine.coordinator)
 
     listing = html_of(client.get("/en/staff/sites/"))
     assert "My hall" in listing and "Their hall" not in listing
@@ -332,7 +333,7 @@ def test_a_coordinator_reports_attendance_from_the_dashboard(
     site = coordinated_site(
         django_user_model, edition=live_edition(year=2073), expected_attendance=100
     )
-    client.force_login(site.coordinator)
+    sign_in_staff(client, site.coordinator)
 
     ok = client.post(dashboard(site), {"form": "report", "count": "80", "note": "<b>full</b>"})
     assert ok.status_code == 302
@@ -368,7 +369,7 @@ def test_a_bad_report_is_refused_with_a_form_error(
     client: Client, django_user_model, data, message
 ) -> None:
     site = coordinated_site(django_user_model, edition=live_edition(year=2074))
-    client.force_login(site.coordinator)
+    sign_in_staff(client, site.coordinator)
 
     response = client.post(dashboard(site), {"form": "report", **data})
 
@@ -381,7 +382,7 @@ def test_a_report_time_is_read_in_the_site_s_local_time(client: Client, django_u
     site = coordinated_site(
         django_user_model, edition=live_edition(year=2075), timezone="Asia/Tokyo"
     )
-    client.force_login(site.coordinator)
+    sign_in_staff(client, site.coordinator)
     local = (now() - dt.timedelta(hours=1)).astimezone(site.tzinfo).replace(second=0, microsecond=0)
 
     response = client.post(
@@ -398,7 +399,7 @@ def test_a_coordinator_chooses_the_stream_and_tickets(client: Client, django_use
     site = coordinated_site(django_user_model, edition=edition)
     french = StreamChannelFactory(edition=edition, language="fr")
     foreign = StreamChannelFactory(edition=EditionFactory(year=2077), language="fa")
-    client.force_login(site.coordinator)
+    sign_in_staff(client, site.coordinator)
 
     assert (
         client.post(dashboard(site), {"form": "channel", "channel": str(foreign.pk)}).status_code
@@ -433,7 +434,7 @@ def test_an_organiser_sees_every_site_and_decides(client: Client, django_user_mo
     mine = coordinated_site(django_user_model, edition=edition, name="Coordinated hall")
     pending = SiteFactory(edition=edition, name="Pending hall", status=Site.Status.PENDING)
     held = AttendanceReportFactory(site=mine, count=99_999, status=AttendanceReport.Status.HELD)
-    client.force_login(organiser)
+    sign_in_staff(client, organiser)
 
     page = html_of(client.get("/en/staff/sites/"))
     assert "Coordinated hall" in page and "Pending hall" in page
@@ -460,7 +461,7 @@ def test_an_organiser_sees_every_site_and_decides(client: Client, django_user_mo
 
 def test_staff_pages_are_not_cached_and_not_indexed(client: Client, django_user_model) -> None:
     site = coordinated_site(django_user_model)
-    client.force_login(site.coordinator)
+    sign_in_staff(client, site.coordinator)
 
     response = client.get(dashboard(site))
 
@@ -475,7 +476,7 @@ def test_scans_at_a_site_gate_show_on_its_dashboard_not_anothers(
     site = coordinated_site(django_user_model, edition=edition, uses_tickets=True)
     GateFactory(edition=edition, site=site, slug="my-door")
     GateFactory(edition=edition, slug="main-door")
-    client.force_login(site.coordinator)
+    sign_in_staff(client, site.coordinator)
 
     page = html_of(client.get(dashboard(site)))
 

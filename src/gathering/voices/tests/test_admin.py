@@ -11,6 +11,7 @@ from django.contrib.admin.models import LogEntry
 from django.test import Client
 from django.urls import reverse
 
+from gathering.core.testing.staff import sign_in_staff
 from gathering.voices import selectors
 from gathering.voices.models import Campaign, Endorsement, Invalidation, Signature
 from gathering.voices.tests.factories import CampaignFactory, EndorsementFactory
@@ -26,7 +27,7 @@ def admin_url(name: str, *args: Any) -> str:
 @pytest.fixture
 def organiser(client: Client, django_user_model):
     user = make_staff(django_user_model, "organiser")
-    client.force_login(user)
+    sign_in_staff(client, user)
     return user
 
 
@@ -128,7 +129,7 @@ def test_campaign_list_links_to_the_moderation_page(client: Client, organiser, c
 def test_a_moderator_reads_campaigns_but_cannot_change_them(
     client: Client, django_user_model, campaign
 ):
-    client.force_login(make_staff(django_user_model, "moderator"))
+    sign_in_staff(client, make_staff(django_user_model, "moderator"))
     assert client.get(admin_url("voices_campaign_changelist")).status_code == 200
     assert client.get(admin_url("voices_campaign_add")).status_code == 403
     response = client.post(
@@ -253,7 +254,7 @@ def test_hostile_endorsement_name_is_shown_escaped(client: Client, organiser, ca
 
 def test_a_moderator_cannot_verify_endorsements(client: Client, django_user_model, campaign):
     waiting = EndorsementFactory(campaign=campaign, verified_at=None)
-    client.force_login(make_staff(django_user_model, "moderator"))
+    sign_in_staff(client, make_staff(django_user_model, "moderator"))
     response = client.post(
         admin_url("voices_endorsement_changelist"),
         {"action": "mark_verified", "_selected_action": [waiting.pk]},
@@ -271,7 +272,7 @@ def test_invalidations_are_listed_read_only(client: Client, django_user_model, c
         campaign=campaign, kind=Invalidation.Kind.DOMAIN, reason="Flood", count=4, counted=2
     )
     for role in ("organiser", "moderator"):
-        client.force_login(make_staff(django_user_model, role, username=f"{role}-inv"))
+        sign_in_staff(client, make_staff(django_user_model, role, username=f"{role}-inv"))
         assert "Flood" in client.get(admin_url("voices_invalidation_changelist")).content.decode()
         assert client.get(admin_url("voices_invalidation_add")).status_code == 403
         response = client.post(
@@ -330,5 +331,5 @@ def test_signature_list_shows_no_personal_data_and_allows_no_change(
 @pytest.mark.parametrize("role", ["moderator", "gate", "registration_desk", "program_editor"])
 def test_only_organisers_see_the_signature_list(client: Client, django_user_model, campaign, role):
     stored_signature(campaign)
-    client.force_login(make_staff(django_user_model, role))
+    sign_in_staff(client, make_staff(django_user_model, role))
     assert client.get(admin_url("voices_signature_changelist")).status_code == 403

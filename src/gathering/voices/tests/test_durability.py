@@ -41,7 +41,12 @@ from typing import Any
 import pytest
 
 from gathering.abuse import altcha
-from gathering.core.testing.server import Server, own_postgres_database, server_env
+from gathering.core.testing.server import (
+    Server,
+    migrated_sqlite,
+    own_postgres_database,
+    server_env,
+)
 from gathering.core.testing.smtp import SmtpSink
 
 BIN = Path(sys.executable).parent
@@ -249,8 +254,12 @@ def server(
     with contextlib.ExitStack() as stack:
         if os.environ.get("DATABASE_URL", "").startswith("postgres"):
             env["DATABASE_URL"] = stack.enter_context(
-                own_postgres_database(os.environ["DATABASE_URL"], prefix="gathering_durability")
+                own_postgres_database(
+                    os.environ["DATABASE_URL"], prefix="gathering_durability", migrated=True
+                )
             )
+        else:
+            migrated_sqlite(tmp_path / "data")
         running = Server(env)
         stack.callback(running.stop)
         yield running

@@ -17,7 +17,9 @@ from django.utils import translation
 from PIL import Image
 from pypdf import PdfReader
 
+from gathering.audit.models import ExportRequest
 from gathering.core.dates import format_jalali
+from gathering.core.testing.staff import sign_in_staff
 from gathering.transparency import services as transparency
 from gathering.transparency.models import Log
 from gathering.voices import exports, services
@@ -371,11 +373,33 @@ def test_only_organisers_download_the_signatories(
     client: Client, django_user_model, campaign, role
 ):
     stored_signature(campaign, name="Maryam Example", show_name=True)
-    client.force_login(make_staff(django_user_model, role))
+    sign_in_staff(client, make_staff(django_user_model, role))
     for fmt in ("csv", "pdf"):
         response = client.get(export_url(campaign, fmt))
         assert response.status_code == 403
         assert b"Maryam" not in response.content
+
+
+def approved_download(client: Client, django_user_model, location: str, lang: str):
+    """Follow the export address to the request form, ask, let another organiser approve,
+    and download in ``lang`` (``audit/exports.py``: the signatories are a bulk export)."""
+    form = client.get(location)
+    assert form.status_code == 200
+    data: dict[str, list[str]] = {}
+    for name, value in form.context["hidden"]:
+        data.setdefault(name, []).append(value)
+    data["reason"] = ["Delivery to the parliament on Monday."]
+    asked = client.post(f"/{lang}/staff/exports/new/", data)
+    assert asked.status_code == 302
+    export = ExportRequest.objects.latest("pk")
+    approver = Client()
+    sign_in_staff(
+        approver,
+        make_staff(django_user_model, "organiser", username=f"approver-{export.pk}"),
+    )
+    decided = approver.post(f"/{lang}/staff/exports/{export.pk}/", {"decision": "approve"})
+    assert decided.status_code == 302
+    return client.post(f"/{lang}/staff/exports/{export.pk}/download/")
 
 
 @pytest.mark.parametrize("lang", ["en", "fa", "fr"])
@@ -384,9 +408,12 @@ def test_organiser_downloads_csv_and_pdf_in_the_page_language(
 ):
     stored_signature(campaign, name='=HYPERLINK("http://x")', show_name=True, city="Paris")
     stored_signature(campaign, name="Nameless Choice", show_name=False)
-    client.force_login(make_staff(django_user_model, "organiser"))
+    sign_in_staff(client, make_staff(django_user_model, "organiser"))
 
-    response = client.get(export_url(campaign, "csv", lang))
+    asked = client.get(export_url(campaign, "csv", lang))
+    assert asked.status_code == 302
+    assert asked["Location"].startswith(f"/{lang}/staff/exports/new/?kind=voices.signatories")
+    response = approved_download(client, django_user_model, asked["Location"], lang)
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert "attachment" in response["Content-Disposition"]
@@ -396,21 +423,24 @@ def test_organiser_downloads_csv_and_pdf_in_the_page_language(
     assert rows[1][0] == '\'=HYPERLINK("http://x")'  # never a formula
     assert len(rows) == 2
 
-    response = client.get(export_url(campaign, "pdf", lang))
+    asked = client.get(export_url(campaign, "pdf", lang))
+    response = approved_download(client, django_user_model, asked["Location"], lang)
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
     assert response.content.startswith(b"%PDF-")
 
 
 def test_unknown_format_campaign_or_year_is_a_404(client: Client, django_user_model, campaign):
-    client.force_login(make_staff(django_user_model, "organiser"))
+    sign_in_staff(client, make_staff(django_user_model, "organiser"))
     year = campaign.edition.year
     assert client.get(export_url(campaign, "xlsx")).status_code == 404
     assert client.get(f"/en/staff/voices/{year}/nowhere/signatories.csv").status_code == 404
     assert client.get(f"/en/staff/voices/1999/{campaign.slug}/signatories.csv").status_code == 404
 
 
-def test_a_superuser_may_download(client: Client, django_user_model, campaign):
+def test_a_superuser_may_ask_for_the_download(client: Client, django_user_model, campaign):
     user = django_user_model.objects.create_superuser("root", password="a-long-password-2027")
-    client.force_login(user)
-    assert client.get(export_url(campaign, "pdf")).status_code == 200
+    sign_in_staff(client, user)
+    response = client.get(export_url(campaign, "pdf"))
+    assert response.status_code == 302
+    assert client.get(response["Location"]).status_code == 200

@@ -13,6 +13,7 @@ from django.test import Client
 from django.utils import translation
 from django.utils.timezone import now
 
+from gathering.core.testing.staff import sign_in_staff
 from gathering.transparency import services as transparency
 from gathering.transparency.models import Log
 from gathering.voices import selectors
@@ -57,7 +58,7 @@ def moderator(django_user_model):
 
 @pytest.fixture
 def moderator_client(client: Client, moderator) -> Client:
-    client.force_login(moderator)
+    sign_in_staff(client, moderator)
     return client
 
 
@@ -96,7 +97,7 @@ def test_anonymous_visitors_are_sent_to_the_staff_sign_in(client: Client, campai
 )
 @pytest.mark.parametrize("page", [moderation_url, invalidate_url])
 def test_permissions_matrix(client: Client, django_user_model, campaign, role, status, page):
-    client.force_login(make_staff(django_user_model, role))
+    sign_in_staff(client, make_staff(django_user_model, role))
     response = client.get(page(campaign))
     assert response.status_code == status
     if status == 403:
@@ -107,7 +108,7 @@ def test_staff_without_the_permission_change_nothing_by_post(
     client: Client, django_user_model, campaign, signers
 ):
     held = signers.held(campaign)
-    client.force_login(make_staff(django_user_model, "gate"))
+    sign_in_staff(client, make_staff(django_user_model, "gate"))
 
     response = client.post(
         moderation_url(campaign), {"queue": "held", "decide": f"approve:{held.pk}"}
@@ -124,7 +125,7 @@ def test_staff_without_the_permission_change_nothing_by_post(
 
 
 def test_forbidden_comes_before_not_found(client: Client, django_user_model, campaign):
-    client.force_login(make_staff(django_user_model, "gate"))
+    sign_in_staff(client, make_staff(django_user_model, "gate"))
     assert client.get(f"/en/staff/voices/{campaign.edition.year}/nowhere/").status_code == 403
 
 
@@ -221,9 +222,9 @@ def test_the_queues_show_flags_country_domain_and_network_but_never_an_address(
 def test_moderators_are_not_offered_the_exports_but_organisers_are(
     client: Client, django_user_model, campaign
 ):
-    client.force_login(make_staff(django_user_model, "moderator"))
+    sign_in_staff(client, make_staff(django_user_model, "moderator"))
     assert "signatories.pdf" not in client.get(moderation_url(campaign)).content.decode()
-    client.force_login(make_staff(django_user_model, "organiser"))
+    sign_in_staff(client, make_staff(django_user_model, "organiser"))
     assert "signatories.pdf" in client.get(moderation_url(campaign)).content.decode()
 
 
@@ -344,7 +345,7 @@ def test_a_400_is_in_the_page_language(moderator_client: Client, campaign):
 def test_changes_need_the_csrf_token(moderator, campaign, signers):
     signature = signers.counted(campaign, message="Waiting")
     client = Client(enforce_csrf_checks=True)
-    client.force_login(moderator)
+    sign_in_staff(client, moderator)
 
     response = client.post(
         moderation_url(campaign), {"queue": "messages", "decide": f"approve:{signature.pk}"}

@@ -26,3 +26,11 @@ if os.environ.get("REDIS_URL"):
 
 # WhiteNoise warns (an error under pytest) when the collected-static folder is missing.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
+
+# Passwords: the production hasher (PBKDF2, about a million rounds) costs half a second of CPU
+# on purpose, and tests create and check staff passwords hundreds of times. Tests hash with MD5;
+# PBKDF2 stays listed so that hashes made by the production settings still verify.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.MD5PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]

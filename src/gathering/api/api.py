@@ -2,17 +2,39 @@
 /api/docs (served from our own static files, no CDN). The program is public and read-only; the
 check-in endpoints (/api/checkin/) need a gate device token or a gate staff session."""
 
+from typing import Any
+
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Swagger
 from ninja.errors import ValidationError
+from ninja.openapi.schema import OpenAPISchema
 
 from gathering.api.program import router as program_router
 from gathering.checkin.api import router as checkin_router
 from gathering.transparency.api import router as transparency_router
 from gathering.voices.api import router as voices_router
 
-api = NinjaAPI(
+
+class GatheringAPI(NinjaAPI):
+    """Builds its OpenAPI document once per process: building it takes about half a second of
+    CPU, which anyone could otherwise ask for again and again (the routes never change while
+    the process runs)."""
+
+    _schemas: dict[str, OpenAPISchema]
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> OpenAPISchema:
+        if path_prefix is None:
+            path_prefix = self.get_root_path(path_params or {})
+        cached: dict[str, OpenAPISchema] = self.__dict__.setdefault("_schemas", {})
+        if path_prefix not in cached:
+            cached[path_prefix] = super().get_openapi_schema(path_prefix=path_prefix)
+        return cached[path_prefix]
+
+
+api = GatheringAPI(
     title="Gathering API",
     version="1",
     description=(

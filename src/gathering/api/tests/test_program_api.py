@@ -416,3 +416,14 @@ def test_a_malformed_parameter_is_named_in_the_400(client: Client, program: dict
     response = client.get("/api/editions/2031/sessions", {"limit": "-1"})
     assert response.status_code == 400
     assert response.json()["detail"] == "Invalid parameter: limit."
+
+
+def test_openapi_document_is_built_once_per_process(client: Client) -> None:
+    from gathering.api.api import api
+
+    first = client.get("/api/openapi.json")
+    second = client.get("/api/openapi.json")
+    assert first.status_code == second.status_code == 200
+    assert first.content == second.content
+    # The same document object each time: built on the first request only.
+    assert api.get_openapi_schema() is api.get_openapi_schema()

@@ -136,6 +136,9 @@ def _known_path_parameters(path: str, world: dict[str, Any]) -> dict[str, Any]:
     return known
 
 
+# The document, the validation and the permission checks do not depend on the database engine
+# (the API's PostgreSQL behaviour has its own tests): a minute of CPU, on SQLite only.
+@pytest.mark.engine_agnostic
 def test_the_api_conforms_to_its_openapi_document(wsgi_app: Any, world: dict[str, Any]) -> None:
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", wsgi_app, config=CONFIG)
     operations = [result.ok() for result in schema.get_all_operations()]

@@ -49,6 +49,15 @@ class Server:
         """CPU time (user + system) used so far by the server process and its workers."""
         return sum(_cpu_seconds(pid) for pid in [self.process.pid, *_children(self.process.pid)])
 
+    def worker_cpu_seconds(self) -> float:
+        """CPU time used so far by the worker alone (``gathering.cli worker``: emails, logs)."""
+        total = 0.0
+        for pid in _children(self.process.pid):
+            with contextlib.suppress(OSError):
+                if b"gathering.cli\0worker" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    total += _cpu_seconds(pid)
+        return total
+
 
 def _cpu_seconds(pid: int) -> float:
     try:

@@ -310,17 +310,18 @@ class Cpu:
         self.server, self.postgres = server, postgres
         self.start = self._now()
 
-    def _now(self) -> tuple[float, float, float]:
+    def _now(self) -> tuple[float, float, float, float]:
         own = resource.getrusage(resource.RUSAGE_SELF)
         return (
             self.server.cpu_seconds(),
             processes_cpu_seconds("postgres") if self.postgres else 0.0,
             own.ru_utime + own.ru_stime,
+            self.server.worker_cpu_seconds(),
         )
 
-    def used(self) -> tuple[float, float, float]:
+    def used(self) -> tuple[float, float, float, float]:
         end = self._now()
-        return end[0] - self.start[0], end[1] - self.start[1], end[2] - self.start[2]
+        return tuple(after - before for after, before in zip(end, self.start, strict=True))  # type: ignore[return-value]
 
 
 def _report(environment: dict[str, str]) -> dict[str, Any]:
@@ -337,7 +338,7 @@ def _report(environment: dict[str, str]) -> dict[str, Any]:
 
 def _print_phase(name: str, what: str, figures: dict[str, Any], cpu: tuple[float, ...]) -> None:
     count = max(figures["acked"], 1)
-    server, database, sink = cpu
+    server, database, sink, worker = cpu
     verdict = ""
     if what == "submissions":
         met = figures["rps"] >= TARGET_RPS and figures["p99"] < TARGET_P99_MS
@@ -351,7 +352,8 @@ def _print_phase(name: str, what: str, figures: dict[str, Any], cpu: tuple[float
         f"in {figures['seconds']:.1f} s{verdict}"
     )
     print(
-        f"[{name}]   CPU per {what[:-1]}: server+worker {server / count * 1000:.2f} ms, "
+        f"[{name}]   CPU per {what[:-1]}: server+worker {server / count * 1000:.2f} ms "
+        f"(worker {worker / count * 1000:.2f} ms), "
         f"postgres {_postgres(database, count)}, wrk {figures['wrk_cpu'] / count * 1000:.2f} "
         f"ms, SMTP sink {sink / count * 1000:.2f} ms"
     )

@@ -98,6 +98,7 @@ MIDDLEWARE = [
     "gathering.core.security.ContentSecurityPolicyMiddleware",
     "gathering.core.security.NoStoreMiddleware",  # no-store on form answers and staff pages
     "gathering.checkin.middleware.DeviceScanMiddleware",  # gate devices' scans: the hot path
+    "gathering.voices.fast_path.SignFormMiddleware",  # signatures posted: the other hot path
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "gathering.core.middleware.LocaleMiddleware",  # Django's, quicker on API paths

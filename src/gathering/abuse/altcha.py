@@ -162,6 +162,30 @@ def verify_solution(*, payload: str | None, now: float | None = None) -> AltchaR
     two requests using one solution at once exactly one gets ``ok`` (the other ``replayed``).
     Never raises for bad input: every failure is a :class:`Status`. ``now`` (Unix seconds) is
     for tests."""
+    checked = check_solution(payload=payload, now=now)
+    if isinstance(checked, AltchaResult):
+        return checked
+    return checked.spend()
+
+
+@dataclass(frozen=True)
+class CheckedSolution:
+    """A solution that passed every check but one: whether its challenge was spent already.
+    :meth:`spend` (inside the transaction that records what the solution was for) tells."""
+
+    challenge: str
+    expires_at: dt.datetime
+
+    def spend(self) -> AltchaResult:
+        spent = services.spend_challenge(challenge=self.challenge, expires_at=self.expires_at)
+        return _RESULTS[Status.OK if spent else Status.REPLAYED]
+
+
+def check_solution(
+    *, payload: str | None, now: float | None = None
+) -> AltchaResult | CheckedSolution:
+    """:func:`verify_solution` without the spending: the failure, or the solution to spend.
+    Writes nothing, so a caller can check before its transaction and spend inside it."""
     if payload is None or not payload.strip():
         return _RESULTS[Status.MISSING]
     parsed = _parse(payload)
@@ -175,10 +199,9 @@ def verify_solution(*, payload: str | None, now: float | None = None) -> AltchaR
         return _RESULTS[Status.WRONG_SOLUTION]
     if expires < (time.time() if now is None else now):
         return _RESULTS[Status.EXPIRED]
-    spent = services.spend_challenge(
+    return CheckedSolution(
         challenge=challenge, expires_at=dt.datetime.fromtimestamp(expires, tz=dt.UTC)
     )
-    return _RESULTS[Status.OK if spent else Status.REPLAYED]
 
 
 def _parse(payload: str) -> tuple[str, int, str, str, int, str] | None:

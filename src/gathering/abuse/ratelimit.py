@@ -84,6 +84,89 @@ def hit(*, scope: str, key: str, limit: int, window: int, now: float | None = No
     ``over`` is True from the ``limit + 1``-th hit of a window on. One database statement or
     one Redis round trip (see the module docstring for the transaction it runs in). ``now``
     (Unix seconds) is for tests."""
+    return prepare(scope=scope, key=key, limit=limit, window=window, now=now).record()
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedHit:
+    """A hit with its key hashed and its window chosen, to :meth:`record` later (a caller
+    prepares outside its write transaction and records inside)."""
+
+    scope: str
+    hashed: str
+    older: tuple[str, ...]
+    start: int
+    window: int
+    limit: int
+
+    def record(self) -> Hit:
+        """Count the hit: one database statement or one Redis round trip."""
+        older = list(self.older)
+        if settings.REDIS_URL:
+            try:
+                count = _redis_hit(
+                    scope=self.scope,
+                    hashed=self.hashed,
+                    older=older,
+                    start=self.start,
+                    window=self.window,
+                )
+            except redis.RedisError:
+                logger.warning("rate limit: Redis did not answer, counting in the database")
+            else:
+                return Hit(count=count, limit=self.limit)
+        count = _db_hit(
+            scope=self.scope, hashed=self.hashed, older=older, start=self.start, window=self.window
+        )
+        return Hit(count=count, limit=self.limit)
+
+
+def record_all(hits: list[PreparedHit]) -> list[Hit]:
+    """Count several prepared hits, in order: one database statement for all of them (one
+    round trip) when none needs counts from before a key rotation and no two share a counter;
+    otherwise one by one. With Redis, one round trip each."""
+    keys = {(hit.scope, hit.hashed, hit.start) for hit in hits}
+    if (
+        len(hits) < 2
+        or settings.REDIS_URL
+        or any(hit.older for hit in hits)
+        or len(keys) != len(hits)
+    ):
+        return [hit.record() for hit in hits]
+    parameters: list[str | int] = []
+    for hit in hits:
+        parameters += [hit.scope, hit.hashed, hit.start, hit.start + hit.window]
+    with connection.cursor() as cursor:
+        cursor.execute(_upsert_many_sql(len(hits)), parameters)
+        counts = {
+            (scope, hashed, start): hits_ for scope, hashed, start, hits_ in cursor.fetchall()
+        }
+    return [
+        Hit(count=int(counts[(hit.scope, hit.hashed, hit.start)]), limit=hit.limit) for hit in hits
+    ]
+
+
+@functools.cache
+def _upsert_many_sql(rows: int) -> str:
+    quote = connection.ops.quote_name
+    table, scope, hashed_key, window_start, hits, expires = map(
+        quote,
+        (RateCounter._meta.db_table, "scope", "hashed_key", "window_start", "hits", "expires"),
+    )
+    values = ", ".join(["(%s, %s, %s, 1, %s)"] * rows)
+    return (
+        f"INSERT INTO {table} ({scope}, {hashed_key}, {window_start}, {hits}, {expires}) "  # noqa: S608  # nosec B608 # quoted names from our models; every value is a bound parameter
+        f"VALUES {values} "
+        f"ON CONFLICT ({scope}, {hashed_key}, {window_start}) "
+        f"DO UPDATE SET {hits} = {table}.{hits} + 1 "
+        f"RETURNING {scope}, {hashed_key}, {window_start}, {hits}"
+    )
+
+
+def prepare(
+    *, scope: str, key: str, limit: int, window: int, now: float | None = None
+) -> PreparedHit:
+    """What :func:`hit` counts, without counting it yet (no database, no Redis)."""
     if window < 1 or limit < 0:
         raise ValueError("window must be >= 1 second and limit >= 0.")
     if not scope or len(scope) > MAX_SCOPE_CHARS:
@@ -91,15 +174,9 @@ def hit(*, scope: str, key: str, limit: int, window: int, now: float | None = No
     moment = time.time() if now is None else now
     start = int(moment // window) * window
     hashed, older = _hashes(key, start=start)
-    if settings.REDIS_URL:
-        try:
-            count = _redis_hit(scope=scope, hashed=hashed, older=older, start=start, window=window)
-        except redis.RedisError:
-            logger.warning("rate limit: Redis did not answer, counting in the database")
-        else:
-            return Hit(count=count, limit=limit)
-    count = _db_hit(scope=scope, hashed=hashed, older=older, start=start, window=window)
-    return Hit(count=count, limit=limit)
+    return PreparedHit(
+        scope=scope, hashed=hashed, older=tuple(older), start=start, window=window, limit=limit
+    )
 
 
 @functools.cache

@@ -38,6 +38,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils.timezone import now
 
+from gathering.core.fast_insert import PreparedInsert, prepare
 from gathering.core.group_commit import serialised_write
 from gathering.outbox import kinds
 from gathering.outbox.errors import CancelEmail, InvalidEmailError
@@ -97,6 +98,22 @@ def queue_email(
     the email is sent. Raises UnknownEmailKindError for a kind nobody registered and
     InvalidEmailError for a recipient that is no address (or smuggles a line break) or a language the site does not offer.
     """
+    return prepare_email(
+        kind=kind, to=to, language=language, context=context, send_after=send_after
+    ).execute()
+
+
+def prepare_email(
+    *,
+    kind: str,
+    to: str,
+    language: str,
+    context: dict[str, Any],
+    send_after: dt.datetime | None = None,
+) -> PreparedInsert[OutboxEmail]:
+    """:func:`queue_email` in two steps: checks, encryption and the row's values now, the
+    INSERT at ``.execute()`` (inside the write transaction; on the hot paths of sign-ups and
+    signatures, the encryption then stays out of the time the write lock is held)."""
     kinds.get_builder(kind)
     if not isinstance(to, str) or "@" not in to or "\r" in to or "\n" in to:
         # Callers validate addresses; this only stops header injection reaching the worker.
@@ -105,13 +122,15 @@ def queue_email(
         raise InvalidEmailError(f"Language {language!r} is not one of the site's languages.")
     at = now()
     stored: Any = context  # an EncryptedJSONField takes any JSON value
-    return OutboxEmail.objects.create(
-        kind=kind,
-        language=language,
-        recipient=to,
-        context=stored,
-        created_at=at,
-        send_after=send_after or at,
+    return prepare(
+        OutboxEmail(
+            kind=kind,
+            language=language,
+            recipient=to,
+            context=stored,
+            created_at=at,
+            send_after=send_after or at,
+        )
     )
 
 

@@ -20,6 +20,7 @@ import logging
 from django.db import IntegrityError, connection, transaction
 from django.utils.timezone import now
 
+from gathering.core.fast_insert import insert
 from gathering.core.group_commit import serialised_write
 from gathering.transparency import keys, merkle
 from gathering.transparency.errors import EntryTooLargeError, InvalidLogIdError
@@ -62,7 +63,7 @@ def queue_entry(*, log: Log, data: bytes) -> Entry:
         raise TypeError("leaf data must be bytes")
     if len(data) > MAX_ENTRY_BYTES:
         raise EntryTooLargeError()
-    return Entry.objects.create(log_id=log.pk, data=data, leaf_hash=merkle.leaf_hash(data))
+    return insert(Entry(log_id=log.pk, data=data, leaf_hash=merkle.leaf_hash(data)))
 
 
 def integrate(*, log: Log, limit: int = 10_000) -> TreeHead | None:

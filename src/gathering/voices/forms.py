@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 from typing import Any
 
@@ -39,7 +40,7 @@ def _set_choices(field: forms.Field, choices: list[tuple[str, str]]) -> None:
     # What ChoiceField.choices = ... does, minus normalising the 250 countries again on every
     # request (the lists above are normalised once per language and process).
     field._choices = choices  # type: ignore[attr-defined]
-    field.widget.choices = choices
+    field.widget._choices = choices  # the widget's setter would normalise them again
 
 
 class SignForm(forms.Form):
@@ -94,24 +95,20 @@ class SignForm(forms.Form):
     altcha = forms.CharField(required=False, widget=forms.HiddenInput, max_length=4000)
 
     def __init__(self, *args: Any, campaign: Campaign, **kwargs: Any) -> None:
+        # Django deep-copies every field for every form; the sign form is built on each
+        # signature, so its fields are prepared once per language and campaign shape and then
+        # shared (never changed after preparing: errors and values live on the form).
+        self.base_fields = {}
         super().__init__(*args, **kwargs)
         self.campaign = campaign
-        self.consent_text = consent_text(
+        language = get_language() or settings.LANGUAGE_CODE
+        self.consent_text, self.fields = _prepared(
+            type(self),
+            language,
             retention_days=campaign.edition.retention_days,
-            abuse_days=ABUSE_WINDOW.days,
-            confirm_days=CONFIRMATION_WINDOW.days,
+            asks=(campaign.asks_name, campaign.asks_city, campaign.asks_message),
         )
-        self.fields["consent"].label = self.consent_text.statement
-        self.fields["wants_news"].label = self.consent_text.news
-        _set_choices(self.fields["country"], _countries(get_language() or settings.LANGUAGE_CODE))
-        _set_choices(self.fields["language"], _languages())
-        self.fields["language"].initial = (get_language() or settings.LANGUAGE_CODE)[:2]
-        if not campaign.asks_name:
-            del self.fields["name"], self.fields["show_name"]
-        if not campaign.asks_city:
-            del self.fields["city"]
-        if not campaign.asks_message:
-            del self.fields["message"]
+        self.fields = dict(self.fields)
 
     def clean_name(self) -> str:
         return validation.clean_name(self.cleaned_data.get("name", ""))
@@ -153,6 +150,34 @@ class SignForm(forms.Form):
             honeypot=data.get("website", ""),
             consent=bool(data.get("consent")),
         )
+
+
+@functools.lru_cache(maxsize=64)
+def _prepared(
+    form_class: type[SignForm], language: str, *, retention_days: int, asks: tuple[bool, bool, bool]
+) -> tuple[Any, dict[str, forms.Field]]:
+    """The consent texts and the fields of a sign form in ``language`` for a campaign that asks
+    for (name, city, message), made once per process (``SignForm.__init__``)."""
+    asks_name, asks_city, asks_message = asks
+    with translation.override(language):
+        texts = consent_text(
+            retention_days=retention_days,
+            abuse_days=ABUSE_WINDOW.days,
+            confirm_days=CONFIRMATION_WINDOW.days,
+        )
+        fields = copy.deepcopy(form_class.base_fields)
+        fields["consent"].label = texts.statement
+        fields["wants_news"].label = texts.news
+        _set_choices(fields["country"], _countries(language))
+        _set_choices(fields["language"], _languages())
+        fields["language"].initial = language[:2]
+        if not asks_name:
+            del fields["name"], fields["show_name"]
+        if not asks_city:
+            del fields["city"]
+        if not asks_message:
+            del fields["message"]
+    return texts, fields
 
 
 class ConfirmForm(forms.Form):

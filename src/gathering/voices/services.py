@@ -35,9 +35,11 @@ from django.utils.translation import gettext_lazy as _
 from gathering.abuse import altcha, ratelimit
 from gathering.abuse.client import hash_prefix, network_prefix
 from gathering.core.crypto import blind_indexes
+from gathering.core.fast_insert import PreparedInsert, prepare
 from gathering.core.group_commit import GroupCommit
 from gathering.core.local_cache import LocalCache
-from gathering.outbox.services import queue_email
+from gathering.outbox.models import OutboxEmail
+from gathering.outbox.services import prepare_email, queue_email
 from gathering.registration import tokens
 from gathering.transparency import services as transparency
 from gathering.transparency.models import Log
@@ -143,10 +145,14 @@ def _clean(campaign: Campaign, request: SignRequest) -> _Cleaned:
     return _Cleaned(**values)
 
 
-def _rate_flags(*, campaign: Campaign, ip: str, domain: str) -> list[str]:
+def _rate_hits(
+    *, campaign: Campaign, ip: str, domain: str
+) -> list[tuple[str, ratelimit.PreparedHit]]:
+    """The rate-limit hits a signature from ``ip`` with an address at ``domain`` counts, each
+    with the flag it sets when over its limit (prepared: keys hashed, nothing counted yet)."""
     limits = settings.VOICES_RATE_LIMITS
     address = ipaddress.ip_address(ip)
-    flags = []
+    hits = []
     for flag, scope, key in (
         (Flag.RATE_ADDRESS, "voices-address", str(address)),
         (Flag.RATE_NETWORK, "voices-network", str(network_prefix(address))),
@@ -155,14 +161,26 @@ def _rate_flags(*, campaign: Campaign, ip: str, domain: str) -> list[str]:
         if scope == "voices-domain" and domain in settings.VOICES_UNLIMITED_DOMAINS:
             continue
         limit, window = limits[scope]
-        if ratelimit.hit(scope=f"{scope}:{campaign.pk}", key=key, limit=limit, window=window).over:
-            flags.append(flag)
-    return flags
+        hits.append(
+            (
+                flag,
+                ratelimit.prepare(
+                    scope=f"{scope}:{campaign.pk}", key=key, limit=limit, window=window
+                ),
+            )
+        )
+    return hits
 
 
-def _proof_flags(payload: str | None) -> list[str]:
-    """Checks the proof of work and records it as spent (inside the caller's transaction)."""
-    result = altcha.verify_solution(payload=payload)
+def _rate_flags(hits: list[tuple[str, ratelimit.PreparedHit]]) -> list[str]:
+    """Count ``hits``; the flags of those over their limit."""
+    counted = ratelimit.record_all([hit for _flag, hit in hits])
+    return [flag for (flag, _hit), count in zip(hits, counted, strict=True) if count.over]
+
+
+def _proof_flags(proof: altcha.AltchaResult | altcha.CheckedSolution) -> list[str]:
+    """Records a checked proof of work as spent (inside the caller's transaction)."""
+    result = proof.spend() if isinstance(proof, altcha.CheckedSolution) else proof
     if result.ok:
         return []
     if result.status == altcha.Status.MISSING:
@@ -189,30 +207,64 @@ def sign(*, campaign: Campaign, request: SignRequest, at: dt.datetime | None = N
     email_hashes = blind_indexes(canonical, purpose="voices-email")
     domain = email_domain(cleaned.email)
     prefix = str(network_prefix(ipaddress.ip_address(request.client_ip)))
+    # Everything that costs CPU but writes nothing is done here, before the write: on SQLite
+    # every process's writes take turns under one lock (core/group_commit.py), and what a job
+    # does while holding it bounds the signatures per second of the whole server.
+    proof = altcha.check_solution(payload=request.proof_of_work)
+    hits = _rate_hits(campaign=campaign, ip=request.client_ip, domain=domain)
     # On PostgreSQL a counter row stays locked until its transaction commits: counted in their
     # own short statements, signers of one busy domain do not wait for each other's commits.
     # On SQLite they join the group commit (one flush for the whole batch).
-    rate_flags = (
-        None
-        if connection.vendor == "sqlite"
-        else _rate_flags(campaign=campaign, ip=request.client_ip, domain=domain)
+    rate_flags = None if connection.vendor == "sqlite" else _rate_flags(hits)
+    confirm_token, withdraw_token = tokens.new_token(), tokens.new_token()
+    row = prepare(
+        Signature(
+            campaign=campaign,
+            public_id=secrets.token_hex(16),
+            salt=secrets.token_hex(16),
+            language=cleaned.language,
+            country=cleaned.country,
+            name=cleaned.name or None,
+            show_name=bool(cleaned.name) and request.show_name,
+            city=cleaned.city or None,
+            message=cleaned.message or None,
+            email=cleaned.email,
+            email_hash=email_hashes[0],
+            wants_news=request.wants_news,
+            consent_version=consent.VERSION,
+            email_domain=domain,
+            prefix_hash=hash_prefix(prefix),
+            abuse_until=moment + ABUSE_WINDOW,
+            flags=[],
+            confirm_token_hash=tokens.hash_token(confirm_token),
+            withdraw_token_hash=tokens.hash_token(withdraw_token),
+            created_at=moment,
+            confirm_by=moment + CONFIRMATION_WINDOW,
+        )
+    )
+    email = prepare_email(
+        kind="voices.confirm",
+        to=cleaned.email,
+        language=cleaned.language,
+        context={
+            "campaign_id": campaign.pk,
+            "confirm_token": confirm_token,
+            "withdraw_token": withdraw_token,
+        },
     )
     job = functools.partial(
         _sign,
         campaign=campaign,
-        request=request,
         cleaned=cleaned,
         email_hashes=email_hashes,
-        domain=domain,
-        prefix=prefix,
-        moment=moment,
+        proof=proof,
+        honeypot=bool(request.honeypot),
+        hits=hits,
         rate_flags=rate_flags,
+        row=row,
+        email=email,
     )
-    try:
-        outcome = _WRITES.run(job)
-    except IntegrityError:
-        # The same address signed in a concurrent request that committed first.
-        outcome = _WRITES.run(job)
+    outcome = _WRITES.run(job)
     if outcome.created:
         logger.info(
             "voices signature created signature_id=%s campaign_id=%s flags=%s",
@@ -226,21 +278,21 @@ def sign(*, campaign: Campaign, request: SignRequest, at: dt.datetime | None = N
 def _sign(
     *,
     campaign: Campaign,
-    request: SignRequest,
     cleaned: _Cleaned,
     email_hashes: list[str],
-    domain: str,
-    prefix: str,
-    moment: dt.datetime,
+    proof: altcha.AltchaResult | altcha.CheckedSolution,
+    honeypot: bool,
+    hits: list[tuple[str, ratelimit.PreparedHit]],
     rate_flags: list[str] | None,
+    row: PreparedInsert[Signature],
+    email: PreparedInsert[OutboxEmail],
 ) -> SignOutcome:
-    flags = _proof_flags(request.proof_of_work)
-    if request.honeypot:
+    """The writes of a signature, prepared by ``sign``: spend the proof of work, count the
+    rate limits, insert the signature and its email (or tell an address that signed already)."""
+    flags = _proof_flags(proof)
+    if honeypot:
         flags.append(Flag.HONEYPOT)
-    if rate_flags is None:
-        rate_flags = _rate_flags(campaign=campaign, ip=request.client_ip, domain=domain)
-    flags += rate_flags
-    email_hash = email_hashes[0]
+    flags += _rate_flags(hits) if rate_flags is None else rate_flags
     if len(email_hashes) > 1:
         # The unique index only sees hashes under the current key: a signature made before a
         # key rotation is looked up (one indexed query, only while older keys are held).
@@ -250,50 +302,17 @@ def _sign(
                 earlier, campaign=campaign, email=cleaned.email, language=cleaned.language
             )
             return SignOutcome(signature=earlier, created=False)
-    confirm_token, withdraw_token = tokens.new_token(), tokens.new_token()
-    try:
-        # Most signers are new: the unique (campaign, email hash) index finds the others, in a
-        # savepoint, without a look-up before every insert.
-        with transaction.atomic():
-            signature = Signature.objects.create(
-                campaign=campaign,
-                public_id=secrets.token_hex(16),
-                salt=secrets.token_hex(16),
-                language=cleaned.language,
-                country=cleaned.country,
-                name=cleaned.name or None,
-                show_name=bool(cleaned.name) and request.show_name,
-                city=cleaned.city or None,
-                message=cleaned.message or None,
-                email=cleaned.email,
-                email_hash=email_hash,
-                wants_news=request.wants_news,
-                consent_version=consent.VERSION,
-                email_domain=domain,
-                prefix_hash=hash_prefix(prefix),
-                abuse_until=moment + ABUSE_WINDOW,
-                flags=flags,
-                confirm_token_hash=tokens.hash_token(confirm_token),
-                withdraw_token_hash=tokens.hash_token(withdraw_token),
-                created_at=moment,
-                confirm_by=moment + CONFIRMATION_WINDOW,
-            )
-    except IntegrityError:
+    # Most signers are new: the unique (campaign, email hash) index finds the others, without
+    # a look-up before every insert (ON CONFLICT DO NOTHING: no savepoint either).
+    signature = (row.replace(flags=flags) if flags else row).execute_unless_conflict()
+    if signature is None:
         existing = _existing_signature(campaign, email_hashes)
         if existing is None:
-            raise
+            # Another unique value collided: a random id or token (128 bits), not to be hidden.
+            raise IntegrityError("signature insert refused by a unique constraint")
         _email_existing(existing, campaign=campaign, email=cleaned.email, language=cleaned.language)
         return SignOutcome(signature=existing, created=False)
-    queue_email(
-        kind="voices.confirm",
-        to=cleaned.email,
-        language=cleaned.language,
-        context={
-            "campaign_id": campaign.pk,
-            "confirm_token": confirm_token,
-            "withdraw_token": withdraw_token,
-        },
-    )
+    email.execute()
     return SignOutcome(signature=signature, created=True, flags=flags)
 
 

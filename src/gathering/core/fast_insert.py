@@ -1,0 +1,158 @@
+"""INSERT a new model instance without the ORM's SQL compiler, for the write hot paths.
+
+``Model.objects.create()`` builds its INSERT statement afresh on every call: the compiler's
+``as_sql`` and the save machinery around it were a quarter of the CPU a signature cost (the
+profile in ``bench/voices.py --profile``). :func:`insert` writes the same row with a statement
+built once per model and database: each concrete field's value goes through the field's own
+``pre_save`` and ``get_db_prep_save`` (defaults, ``auto_now_add``, encryption of personal data,
+JSON), as ``save()`` does, and the primary key comes back with ``RETURNING``.
+
+What it leaves out, on purpose: ``pre_save``/``post_save`` signals (when a receiver listens to
+the model, :func:`insert` calls ``save()`` instead, so nothing that listens is skipped),
+``save()`` overrides (refused: the model must not override it), and multi-table inheritance
+(refused). Inside the caller's transaction, like ``create()``.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Field, Model
+from django.db.models.signals import post_save, pre_save
+
+
+@dataclass(frozen=True)
+class _Plan:
+    sql: str
+    sql_ignoring_conflicts: str
+    fields: tuple[Field[Any, Any], ...]
+    pk_attname: str
+    positions: dict[str, int]  # field name -> index in ``fields``
+
+
+_plans: dict[tuple[type[Model], str], _Plan] = {}
+_plans_lock = threading.Lock()
+
+
+def _plan(model: type[Model]) -> _Plan:
+    key = (model, connection.vendor)
+    plan = _plans.get(key)
+    if plan is not None:
+        return plan
+    meta = model._meta
+    if meta.parents or meta.proxy:
+        raise TypeError(f"{meta.label}: fast insert does not handle inheritance or proxies.")
+    if model.save is not Model.save:
+        raise TypeError(f"{meta.label} overrides save(): use it, not a fast insert.")
+    pk = meta.pk
+    assert pk is not None  # noqa: S101  # nosec B101 # every concrete model has one
+    fields = tuple(
+        field
+        for field in meta.local_concrete_fields
+        if not (field.primary_key and field.get_internal_type() in _AUTO)
+        and not getattr(field, "generated", False)
+    )
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    insert = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608  # nosec B608 # names from the model, every value bound
+    returning = f"RETURNING {quote(pk.column)}"
+    plan = _Plan(
+        sql=f"{insert} {returning}",
+        sql_ignoring_conflicts=f"{insert} ON CONFLICT DO NOTHING {returning}",
+        fields=fields,
+        pk_attname=pk.attname,
+        positions={field.name: index for index, field in enumerate(fields)},
+    )
+    with _plans_lock:
+        _plans[key] = plan
+    return plan
+
+
+_AUTO = {"AutoField", "BigAutoField", "SmallAutoField"}
+
+
+def insert[M: Model](instance: M) -> M:
+    """Write ``instance`` (a new, unsaved row) as ``save()`` would, and return it with its
+    primary key set. Raises what the database raises (IntegrityError for a duplicate)."""
+    return prepare(instance).execute()
+
+
+@dataclass(frozen=True)
+class PreparedInsert[M: Model]:
+    """A row ready to be written: its values converted for the database (encrypted, JSON),
+    so that :meth:`execute`, inside a write transaction, only runs the statement."""
+
+    instance: M
+    plan: _Plan | None  # None: the row is saved through save() (see prepare)
+    values: tuple[Any, ...]
+
+    def replace(self, **changes: Any) -> PreparedInsert[M]:
+        """This row with the fields named in ``changes`` set to new values (only those are
+        converted again)."""
+        values = list(self.values)
+        for name, value in changes.items():
+            setattr(self.instance, name, value)
+            if self.plan is not None:
+                index = self.plan.positions[name]
+                field = self.plan.fields[index]
+                values[index] = field.get_db_prep_save(
+                    field.pre_save(self.instance, True), connection
+                )
+        return PreparedInsert(instance=self.instance, plan=self.plan, values=tuple(values))
+
+    def execute(self) -> M:
+        """INSERT the row (in the caller's transaction) and set its primary key. May run again
+        after a rolled-back attempt: the instance is then written anew."""
+        instance = self.instance
+        if self.plan is None:
+            instance.save(force_insert=True)
+            return instance
+        with connection.cursor() as cursor:
+            cursor.execute(self.plan.sql, self.values)
+            row = cursor.fetchone()
+        return self._written(row[0])
+
+    def execute_unless_conflict(self) -> M | None:
+        """As :meth:`execute`, but a row that a unique constraint refuses is not written and
+        None is returned (``ON CONFLICT DO NOTHING``: no savepoint needed, and on PostgreSQL
+        it waits for a concurrent transaction holding the same key, as an INSERT does)."""
+        if self.plan is None:
+            try:
+                with transaction.atomic():
+                    self.instance.save(force_insert=True)
+            except IntegrityError:
+                return None
+            return self.instance
+        with connection.cursor() as cursor:
+            cursor.execute(self.plan.sql_ignoring_conflicts, self.values)
+            row = cursor.fetchone()
+        return None if row is None else self._written(row[0])
+
+    def _written(self, pk: Any) -> M:
+        instance = self.instance
+        setattr(instance, self.plan.pk_attname, pk)  # type: ignore[union-attr]
+        instance._state.adding = False
+        instance._state.db = connection.alias
+        return instance
+
+
+def prepare[M: Model](instance: M) -> PreparedInsert[M]:
+    """Convert ``instance``'s values for the database now (CPU work a caller can do before it
+    takes a write lock); :meth:`PreparedInsert.execute` writes them. A model with save signals'
+    receivers, or an automatic key given a value, is saved through ``save()`` instead."""
+    model = type(instance)
+    if pre_save.has_listeners(model) or post_save.has_listeners(model):
+        return PreparedInsert(instance=instance, plan=None, values=())
+    plan = _plan(model)
+    if getattr(instance, plan.pk_attname) is not None and plan.pk_attname not in {
+        field.attname for field in plan.fields
+    }:
+        return PreparedInsert(instance=instance, plan=None, values=())
+    values = tuple(
+        field.get_db_prep_save(field.pre_save(instance, True), connection) for field in plan.fields
+    )
+    return PreparedInsert(instance=instance, plan=plan, values=values)

@@ -50,7 +50,7 @@ class Server:
         return sum(_cpu_seconds(pid) for pid in [self.process.pid, *_children(self.process.pid)])
 
     def worker_cpu_seconds(self) -> float:
-        """CPU time used so far by the worker alone (``gathering.cli worker``: emails, logs)."""
+        """CPU time used so far by the workers alone (``gathering.cli worker``: emails, jobs)."""
         total = 0.0
         for pid in _children(self.process.pid):
             with contextlib.suppress(OSError):

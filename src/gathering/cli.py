@@ -5,7 +5,8 @@ gathering serve     the production server (granian, WSGI) on 127.0.0.1:8000, the
                     on LIVE_PORT (default: the port + 1) and the worker
 gathering live-serve  the live server alone (Server-Sent Events; --host, --port)
 gathering demo      load the Free Iran Gathering demo
-gathering worker    send queued emails and run the periodic jobs (`serve` starts it); --once
+gathering worker    send queued emails and run the periodic jobs (`serve` starts two: one
+                    --jobs-only, one --emails-only at a lower priority); --once
 gathering check     Django's system checks, deployment checks included
 gathering keys      every key family: current key, keys held, rows that depend on each
                     (rotate_*_key, reindex_hmac and retire_*_key change them)
@@ -136,10 +137,16 @@ OUTBOX_IDLE_PAUSE = 0.2
 OUTBOX_SMTP_DOWN_PAUSE = 10.0
 
 
-def worker(*, once: bool = False, stop: threading.Event | None = None) -> None:
-    """Send queued emails as they come and run each periodic job at its interval, until
-    ``stop`` is set (or after one turn with ``once``). A failing job is logged and retried at
-    its next turn, never stopping the others."""
+def worker(
+    *,
+    once: bool = False,
+    stop: threading.Event | None = None,
+    emails: bool = True,
+    jobs: bool = True,
+) -> None:
+    """Send queued emails as they come (``emails``) and run each periodic job at its interval
+    (``jobs``), until ``stop`` is set (or after one turn with ``once``). A failing job is
+    logged and retried at its next turn, never stopping the others."""
     ensure_secret_key()
     _django_setup()
     from django.core.management import call_command
@@ -148,15 +155,15 @@ def worker(*, once: bool = False, stop: threading.Event | None = None) -> None:
     from gathering.outbox.services import send_pending
 
     logger = logging.getLogger("gathering.worker")
-    # Below the web workers in the CPU scheduler's eyes: under a surge of sign-ups the requests
-    # go first and the queued emails wait (they are durable in the outbox) instead of taking
-    # half the cores; with idle CPU the worker runs as fast as ever (docs/benchmarks.md).
-    # (Linux weighs nice values within a session's autogroup: `serve` keeps its children in
-    # its session.) At 19 the worker still gets about 1.5 % of a busy CPU, so the emails and
-    # periodic jobs advance during a long surge, and all the idle time otherwise.
-    niceness = int(os.environ.get("WORKER_NICE", "19"))
-    if niceness and not once:
-        os.nice(niceness)
+    if emails and not jobs and not once:
+        # `serve` runs the emails in a worker of their own, below the web workers in the CPU
+        # scheduler's eyes: under a surge of sign-ups the requests go first and the queued
+        # emails wait (durable in the outbox) instead of taking half the cores; with idle CPU
+        # they leave as fast as ever (docs/benchmarks.md). At 19 the worker still gets about
+        # 1.5 % of a busy CPU. (Linux weighs nice values within a session's autogroup: `serve`
+        # keeps its children in its session.) The periodic jobs (the transparency logs, the
+        # expiries, the waiting lists) run at the normal priority in the other worker.
+        os.nice(int(os.environ.get("WORKER_EMAIL_NICE", "19")))
     stop = stop or threading.Event()
     due = dict.fromkeys((name for name, _interval in PERIODIC_JOBS), 0.0)
     limit = 200
@@ -164,7 +171,7 @@ def worker(*, once: bool = False, stop: threading.Event | None = None) -> None:
         if not connection.in_atomic_block:
             # A long-lived process must drop a connection the database has closed.
             close_old_connections()
-        for name, interval in PERIODIC_JOBS:
+        for name, interval in PERIODIC_JOBS if jobs else ():
             if time.monotonic() < due[name]:
                 continue
             try:
@@ -173,16 +180,20 @@ def worker(*, once: bool = False, stop: threading.Event | None = None) -> None:
                 logger.exception("periodic job %s failed", name)
             due[name] = time.monotonic() + interval
         pause = OUTBOX_IDLE_PAUSE
-        try:
-            report = send_pending(limit=limit)
-        except Exception:
-            logger.exception("sending queued emails failed")
-            pause = OUTBOX_SMTP_DOWN_PAUSE
-        else:
-            if report.smtp_unavailable:
+        if emails:
+            try:
+                report = send_pending(limit=limit)
+            except Exception:
+                logger.exception("sending queued emails failed")
                 pause = OUTBOX_SMTP_DOWN_PAUSE
-            elif report.claimed >= limit:
-                pause = 0.0  # more are waiting
+            else:
+                if report.smtp_unavailable:
+                    pause = OUTBOX_SMTP_DOWN_PAUSE
+                elif report.claimed >= limit:
+                    pause = 0.0  # more are waiting
+        elif jobs:
+            # Only periodic jobs: the shortest interval between two is enough.
+            pause = max(0.2, min(due.values()) - time.monotonic())
         if once:
             return
         stop.wait(pause)
@@ -226,7 +237,13 @@ def serve(*, host: str, port: int, workers: int) -> None:
     # niceness against the web workers' (see ``worker``).
     children = [
         subprocess.Popen(server_args, process_group=0),  # noqa: S603  (no shell)  # nosec B603 # our own interpreter and module, no shell
-        subprocess.Popen([sys.executable, "-m", "gathering.cli", "worker"], process_group=0),  # nosec B603 # our own interpreter and module, no shell
+        # Two workers: the periodic jobs, and the emails (at a lower priority, see ``worker``).
+        subprocess.Popen(
+            [sys.executable, "-m", "gathering.cli", "worker", "--jobs-only"], process_group=0
+        ),  # nosec B603 # our own interpreter and module, no shell
+        subprocess.Popen(
+            [sys.executable, "-m", "gathering.cli", "worker", "--emails-only"], process_group=0
+        ),  # nosec B603 # our own interpreter and module, no shell
     ]
     live = subprocess.Popen(live_args, process_group=0)  # noqa: S603  # nosec B603 # our own interpreter and module, no shell
     print(f"Gathering is serving on http://{host}:{port}/  (Ctrl-C stops it)", flush=True)
@@ -311,13 +328,21 @@ def main(argv: list[str] | None = None) -> None:
     if command == "worker":
         parser = argparse.ArgumentParser(prog="gathering worker")
         parser.add_argument("--once", action="store_true", help="one turn, then exit")
+        only = parser.add_mutually_exclusive_group()
+        only.add_argument("--emails-only", action="store_true", help="send emails, no jobs")
+        only.add_argument("--jobs-only", action="store_true", help="periodic jobs, no emails")
         options = parser.parse_args(argv[1:])
         stop = threading.Event()
         # `gathering serve` stops the worker with SIGTERM: finish the emails being sent first
         # (a kill mid-batch would leave them "in doubt", see gathering.outbox.services).
         signal.signal(signal.SIGTERM, lambda *_args: stop.set())
         signal.signal(signal.SIGINT, lambda *_args: stop.set())
-        worker(once=options.once, stop=stop)
+        worker(
+            once=options.once,
+            stop=stop,
+            emails=not options.jobs_only,
+            jobs=not options.emails_only,
+        )
         return
     if command == "check":
         ensure_secret_key()

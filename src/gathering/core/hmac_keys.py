@@ -135,6 +135,12 @@ class Keyring:
 _lock = threading.RLock()
 _cache: dict[str, tuple[tuple[object, ...], Keyring]] = {}
 _folders: dict[str, tuple[object, str]] = {}
+# The key folder is looked at (a stat) at most this often per process: on the hot paths a
+# system call per keyed hash (nine a signature) let other threads take the interpreter. Another
+# process's rotation is seen within this delay (rotating here resets it at once), well inside
+# the slack that rate limits allow for it (``abuse.ratelimit.ROTATION_SLACK``).
+STAT_INTERVAL = 1.0
+_stats: dict[str, tuple[float, tuple[object, ...]]] = {}
 
 
 def keys_dir() -> Path:
@@ -151,7 +157,8 @@ def _environment(family: KeyFamily) -> tuple[str, str, str]:
 
 def _stamp(family: KeyFamily) -> tuple[object, ...]:
     """What the loaded keys depend on: the environment, the key folder and its last change
-    (rotating and retiring both change the folder). Cheap: it runs on every use."""
+    (rotating and retiring both change the folder), looked at most every STAT_INTERVAL.
+    Cheap: it runs on every use."""
     environment = _environment(family)
     if environment[0] or environment[1]:
         return (environment,)
@@ -162,11 +169,18 @@ def _stamp(family: KeyFamily) -> tuple[object, ...]:
     else:
         folder = os.path.join(data_dir, "keys", family.folder)
         _folders[family.name] = (data_dir, folder)
+    moment = time.monotonic()
+    seen = _stats.get(folder)
+    if seen is not None and moment - seen[0] < STAT_INTERVAL:
+        return (environment, folder, *seen[1])
     try:
         found = os.stat(folder)
     except FileNotFoundError:
-        return (environment, folder, None)
-    return (environment, folder, found.st_mtime_ns, found.st_ino)
+        folder_stamp: tuple[object, ...] = (None,)
+    else:
+        folder_stamp = (found.st_mtime_ns, found.st_ino)
+    _stats[folder] = (moment, folder_stamp)
+    return (environment, folder, *folder_stamp)
 
 
 def load(family: KeyFamily) -> Keyring:
@@ -189,6 +203,7 @@ def reset(family: KeyFamily | None = None) -> None:
     with _lock:
         for name in [family.name] if family else list(_cache):
             _cache.pop(name, None)
+        _stats.clear()
 
 
 def _decode(encoded: str, *, where: str) -> bytes:

@@ -34,8 +34,9 @@ from django.utils.translation import gettext_lazy as _
 
 from gathering.abuse import altcha, ratelimit
 from gathering.abuse.client import hash_prefix, network_prefix
+from gathering.core import fast_write
 from gathering.core.crypto import blind_indexes
-from gathering.core.fast_insert import PreparedInsert, prepare
+from gathering.core.fast_write import PreparedInsert, prepare
 from gathering.core.group_commit import GroupCommit
 from gathering.core.local_cache import LocalCache
 from gathering.outbox.models import OutboxEmail
@@ -338,16 +339,34 @@ def _email_existing(signature: Signature, *, campaign: Campaign, email: str, lan
     queue_email(kind="voices.already_signed", to=email, language=language, context=context)
 
 
-def _for_token(token: str, *, kind: str) -> Signature:
+def _for_token(token: str, *, kind: str, fields: tuple[str, ...] | None = None) -> Signature:
     """The signature of a private link, locked (its campaign is not loaded: writes need only
-    its id)."""
+    its id). ``fields``: the only ones read (the others load when used)."""
     if not tokens.is_well_formed(token):
         raise LinkNotValidError
-    lookup = {f"{kind}_token_hash": tokens.hash_token(token)}
-    try:
-        return Signature.objects.select_for_update().get(**lookup)
-    except Signature.DoesNotExist:
-        raise LinkNotValidError from None
+    # Raw SQL: the ORM's compiler built this query afresh on every confirmation, more than
+    # half of the confirmation's CPU (bench/voices.py --profile).
+    found = list(Signature.objects.raw(_token_sql(kind, fields), [tokens.hash_token(token)]))
+    if not found:
+        raise LinkNotValidError
+    return found[0]
+
+
+@functools.cache
+def _token_sql(kind: str, fields: tuple[str, ...] | None) -> str:
+    """SELECT … FOR UPDATE (PostgreSQL; SQLite's write transaction holds the database) of the
+    signature whose ``<kind>_token_hash`` is the parameter (a unique column)."""
+    if kind not in {"confirm", "withdraw"}:
+        raise ValueError(kind)
+    quote = connection.ops.quote_name
+    meta = Signature._meta
+    chosen = meta.concrete_fields if fields is None else [meta.get_field(f) for f in fields]
+    columns = ", ".join(quote(field.column) for field in chosen)  # type: ignore[union-attr]
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    return (
+        f"SELECT {columns} FROM {quote(meta.db_table)} "  # noqa: S608  # nosec B608 # quoted names from the model, the value bound
+        f"WHERE {quote(kind + '_token_hash')} = %s{lock}"
+    )
 
 
 def _log_for(campaign_id: int) -> Log:
@@ -390,8 +409,26 @@ def confirm(*, token: str, at: dt.datetime | None = None) -> Signature:
     return signature
 
 
+# What confirming reads of a signature (the name, city and address stay encrypted, unread).
+_CONFIRM_FIELDS = (
+    "id",
+    "campaign",
+    "status",
+    "confirm_by",
+    "wants_news",
+    "message",
+    "message_status",
+    "flags",
+    "review",
+    "public_id",
+    "country",
+    "salt",
+    "leaf",
+)
+
+
 def _confirm(*, token: str, moment: dt.datetime) -> Signature:
-    signature = _for_token(token, kind="confirm")
+    signature = _for_token(token, kind="confirm", fields=_CONFIRM_FIELDS)
     if signature.status == Status.WITHDRAWN:
         raise AlreadyWithdrawnError
     if signature.status == Status.INVALIDATED:
@@ -410,8 +447,8 @@ def _confirm(*, token: str, moment: dt.datetime) -> Signature:
         signature.review = Review.HELD
     else:
         _count(signature)
-    signature.save(
-        update_fields=["status", "confirmed_at", "email", "message_status", "review", "leaf"]
+    fast_write.update(
+        signature, ("status", "confirmed_at", "email", "message_status", "review", "leaf")
     )
     return signature
 

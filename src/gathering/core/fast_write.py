@@ -156,3 +156,43 @@ def prepare[M: Model](instance: M) -> PreparedInsert[M]:
         field.get_db_prep_save(field.pre_save(instance, True), connection) for field in plan.fields
     )
     return PreparedInsert(instance=instance, plan=plan, values=values)
+
+
+@dataclass(frozen=True)
+class _UpdatePlan:
+    sql: str
+    fields: tuple[Field[Any, Any], ...]
+
+
+_update_plans: dict[tuple[type[Model], str, tuple[str, ...]], _UpdatePlan] = {}
+
+
+def update(instance: Model, fields: tuple[str, ...]) -> None:
+    """``instance.save(update_fields=fields)`` of a saved row, without the ORM's compiler: one
+    ``UPDATE … WHERE pk = %s`` built once per model, database and field list, each value
+    converted by its field. A model with save signals' receivers goes through ``save()``."""
+    model = type(instance)
+    if pre_save.has_listeners(model) or post_save.has_listeners(model):
+        instance.save(update_fields=list(fields))
+        return
+    key = (model, connection.vendor, fields)
+    plan = _update_plans.get(key)
+    if plan is None:
+        meta = model._meta
+        if model.save is not Model.save:
+            raise TypeError(f"{meta.label} overrides save(): use it, not a fast update.")
+        chosen = tuple(meta.get_field(name) for name in fields)
+        quote = connection.ops.quote_name
+        assignments = ", ".join(f"{quote(field.column)} = %s" for field in chosen)  # type: ignore[union-attr]
+        assert meta.pk is not None  # noqa: S101  # nosec B101 # every concrete model has one
+        plan = _UpdatePlan(
+            sql=f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s",  # noqa: S608  # nosec B608 # names from the model, every value bound
+            fields=chosen,  # type: ignore[arg-type]
+        )
+        with _plans_lock:
+            _update_plans[key] = plan
+    values = [
+        field.get_db_prep_save(field.pre_save(instance, False), connection) for field in plan.fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(plan.sql, [*values, instance.pk])

@@ -38,7 +38,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils.timezone import now
 
-from gathering.core.fast_insert import PreparedInsert, prepare
+from gathering.core.fast_write import PreparedInsert, prepare
 from gathering.core.group_commit import serialised_write
 from gathering.outbox import kinds
 from gathering.outbox.errors import CancelEmail, InvalidEmailError

@@ -20,7 +20,7 @@ import logging
 from django.db import IntegrityError, connection, transaction
 from django.utils.timezone import now
 
-from gathering.core.fast_insert import insert
+from gathering.core.fast_write import insert
 from gathering.core.group_commit import serialised_write
 from gathering.transparency import keys, merkle
 from gathering.transparency.errors import EntryTooLargeError, InvalidLogIdError

@@ -1,6 +1,5 @@
 import gc
 import os
-import sys
 
 from django.core.wsgi import get_wsgi_application
 from django.urls import get_resolver
@@ -14,8 +13,3 @@ application = get_wsgi_application()
 get_resolver().urlconf_module  # noqa: B018 (imports the URLconf and the API now)
 gc.freeze()
 
-# How long a thread may hold the GIL while another waits (Python's default: 5 ms). A thread
-# that comes back from the database waits that long for a thread busy with CPU work; the leader
-# of a group commit does so for every statement while other processes queue on its lock.
-if switch_interval := os.environ.get("PYTHON_SWITCH_INTERVAL"):
-    sys.setswitchinterval(float(switch_interval))

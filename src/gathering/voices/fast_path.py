@@ -97,6 +97,7 @@ class SignFormMiddleware:
             self.locale.process_request(request)
             # Django's CSRF middleware, as the whole stack runs it (its refusal is the answer).
             self.csrf.process_request(request)
+            refused: HttpResponseBase | None
             try:
                 refused = self.csrf.process_view(request, self.view, (), {})
             except Exception as error:  # a body Django refuses to read (too large): its 400

@@ -305,7 +305,8 @@ def _sign(
             return SignOutcome(signature=earlier, created=False)
     # Most signers are new: the unique (campaign, email hash) index finds the others, without
     # a look-up before every insert (ON CONFLICT DO NOTHING: no savepoint either).
-    signature = (row.replace(flags=flags) if flags else row).execute_unless_conflict()
+    # (replace: a job may run twice, and the instance must show this run's flags.)
+    signature = row.replace(flags=flags).execute_unless_conflict()
     if signature is None:
         existing = _existing_signature(campaign, email_hashes)
         if existing is None:

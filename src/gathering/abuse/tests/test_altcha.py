@@ -215,3 +215,98 @@ def test_verify_is_one_query(solved, django_assert_num_queries) -> None:
         assert altcha.verify_solution(payload=payload).ok
     with django_assert_num_queries(0):
         assert altcha.verify_solution(payload="garbage").status is Status.MALFORMED
+
+
+# --- checked outside the transaction, spent inside -------------------------------------------
+
+
+def test_check_solution_writes_nothing_and_tells_what_to_spend(
+    solved, django_assert_num_queries
+) -> None:
+    payload = solved()
+    salt = str(_decode(payload)["salt"])
+    expires = int(salt.split("expires=")[1].split("&")[0])
+
+    with django_assert_num_queries(0):
+        checked = altcha.check_solution(payload=payload)
+
+    assert isinstance(checked, altcha.CheckedSolution)
+    assert checked.challenge == _decode(payload)["challenge"]
+    assert checked.expires_at.timestamp() == expires
+    assert not SpentChallenge.objects.exists()
+    # Checking again is not a replay: nothing was spent.
+    assert isinstance(altcha.check_solution(payload=payload), altcha.CheckedSolution)
+
+
+def _failures(solved) -> dict[Status, tuple[str | None, float | None]]:
+    """A payload (and a moment to check it at) for each way a solution fails."""
+    fields = _decode(solved())
+    wrong_number = fields | {"number": int(fields["number"]) + 1}
+    created = time.time()
+    return {
+        Status.MISSING: (None, None),
+        Status.MALFORMED: ("not base64 at all!", None),
+        Status.BAD_SIGNATURE: (_payload(fields | {"signature": "0" * 64}), None),
+        Status.WRONG_SOLUTION: (_payload(wrong_number), None),
+        Status.EXPIRED: (solved(now=created), created + 10**6),
+    }
+
+
+def test_check_solution_fails_as_verify_solution_does(solved, django_assert_num_queries) -> None:
+    for status, (payload, moment) in _failures(solved).items():
+        with django_assert_num_queries(0):
+            checked = altcha.check_solution(payload=payload, now=moment)
+
+        assert checked == altcha.verify_solution(payload=payload, now=moment)
+        assert isinstance(checked, altcha.AltchaResult) and checked.status is status
+
+    assert not SpentChallenge.objects.exists()
+
+
+def test_spending_a_checked_solution_twice_is_ok_then_replayed(solved) -> None:
+    payload = solved()
+    checked = altcha.check_solution(payload=payload)
+    assert isinstance(checked, altcha.CheckedSolution)
+
+    first, second = checked.spend(), checked.spend()
+
+    assert first.status is Status.OK and first.ok
+    assert second.status is Status.REPLAYED and not second.ok
+    assert SpentChallenge.objects.count() == 1
+    assert altcha.verify_solution(payload=payload).status is Status.REPLAYED
+
+
+def test_two_checks_of_one_solution_spend_it_once(solved) -> None:
+    # Two requests with the same solution both pass the check; only one may spend it.
+    payload = solved()
+    one, other = altcha.check_solution(payload=payload), altcha.check_solution(payload=payload)
+    assert isinstance(one, altcha.CheckedSolution) and isinstance(other, altcha.CheckedSolution)
+
+    assert [one.spend().status, other.spend().status] == [Status.OK, Status.REPLAYED]
+
+
+def test_a_solution_spent_before_still_passes_the_check(solved) -> None:
+    # The check cannot know (it reads nothing): spending tells.
+    payload = solved()
+    assert altcha.verify_solution(payload=payload).ok
+
+    checked = altcha.check_solution(payload=payload)
+
+    assert isinstance(checked, altcha.CheckedSolution)
+    assert checked.spend().status is Status.REPLAYED
+
+
+def test_a_spend_in_a_rolled_back_transaction_does_not_count(solved) -> None:
+    payload = solved()
+    checked = altcha.check_solution(payload=payload)
+    assert isinstance(checked, altcha.CheckedSolution)
+
+    class BoomError(Exception):
+        pass
+
+    with pytest.raises(BoomError), transaction.atomic():
+        assert checked.spend().ok
+        raise BoomError
+
+    assert not SpentChallenge.objects.exists()
+    assert checked.spend().ok

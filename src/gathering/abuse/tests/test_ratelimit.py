@@ -8,6 +8,7 @@ import uuid
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from gathering.abuse import ratelimit
 from gathering.abuse.models import RateCounter
@@ -198,3 +199,129 @@ def test_database_backend_is_the_default_when_redis_is_not_configured(settings) 
 )
 def test_email_domain(email, domain) -> None:
     assert email_domain(email) == domain
+
+
+# --- prepared hits, several in one statement --------------------------------------------------
+
+
+# Three counters of one scope with different limits, listed out of key order.
+BATCH = [("c", 1), ("a", 2), ("b", 3)]
+
+
+def _batch(scope: str, *, now: float = NOW) -> list[ratelimit.PreparedHit]:
+    return [
+        ratelimit.prepare(scope=scope, key=key, limit=limit, window=60, now=now)
+        for key, limit in BATCH
+    ]
+
+
+@pytest.mark.django_db
+def test_record_all_counts_as_hits_one_by_one(backend) -> None:
+    together_scope, alone_scope = _scope(), _scope()
+    for scope in (together_scope, alone_scope):
+        # Counters that start apart, so that a count given to the wrong hit would show.
+        hit(scope=scope, key="a", limit=2, window=60, now=NOW)
+        for _ in range(3):
+            hit(scope=scope, key="b", limit=3, window=60, now=NOW)
+
+    together = [ratelimit.record_all(_batch(together_scope)) for _ in range(2)]
+    alone = [
+        [hit(scope=alone_scope, key=key, limit=limit, window=60, now=NOW) for key, limit in BATCH]
+        for _ in range(2)
+    ]
+
+    assert together == alone
+    # c, a, b: the second call crosses every limit, each hit with its own.
+    assert [[(h.count, h.over) for h in hits] for hits in together] == [
+        [(1, False), (2, False), (4, True)],
+        [(2, True), (3, True), (5, True)],
+    ]
+
+
+@pytest.mark.django_db
+def test_record_all_is_one_statement_for_several_hits(settings) -> None:
+    settings.REDIS_URL = ""
+    scope = _scope()
+
+    with CaptureQueriesContext(connection) as queries:
+        counted = ratelimit.record_all(_batch(scope))
+
+    assert len(queries.captured_queries) == 1
+    assert [h.count for h in counted] == [1, 1, 1]
+    stored = dict(RateCounter.objects.filter(scope=scope).values_list("hashed_key", "hits"))
+    assert stored == {ratelimit.hash_key(key): 1 for key in ("a", "b", "c")}
+
+
+@pytest.mark.django_db
+def test_record_all_of_nothing_or_one_hit(settings) -> None:
+    settings.REDIS_URL = ""
+    scope = _scope()
+
+    with CaptureQueriesContext(connection) as queries:
+        assert ratelimit.record_all([]) == []
+        assert [h.count for h in ratelimit.record_all(_batch(scope)[:1])] == [1]
+
+    assert len(queries.captured_queries) == 1
+
+
+@pytest.mark.django_db
+def test_record_all_with_a_key_twice_counts_one_by_one(settings) -> None:
+    settings.REDIS_URL = ""
+    scope = _scope()
+    a = ratelimit.prepare(scope=scope, key="a", limit=1, window=60, now=NOW)
+    b = ratelimit.prepare(scope=scope, key="b", limit=1, window=60, now=NOW)
+    a_again = ratelimit.prepare(scope=scope, key="a", limit=1, window=60, now=NOW + 1)
+
+    with CaptureQueriesContext(connection) as queries:
+        counted = ratelimit.record_all([a, b, a_again])
+
+    # One statement could not count a counter twice: one statement per hit instead.
+    assert len(queries.captured_queries) == 3
+    assert [(h.count, h.over) for h in counted] == [(1, False), (1, False), (2, True)]
+    assert RateCounter.objects.get(scope=scope, hashed_key=ratelimit.hash_key("a")).hits == 2
+
+
+@pytest.mark.django_db
+def test_the_same_key_in_two_windows_is_two_counters_in_one_statement(settings) -> None:
+    settings.REDIS_URL = ""
+    scope = _scope()
+    hits = [
+        ratelimit.prepare(scope=scope, key="k", limit=1, window=60, now=moment)
+        for moment in (NOW, NOW + 60)
+    ]
+
+    with CaptureQueriesContext(connection) as queries:
+        counted = ratelimit.record_all(hits)
+
+    assert len(queries.captured_queries) == 1
+    assert [h.count for h in counted] == [1, 1]
+    assert sorted(RateCounter.objects.filter(scope=scope).values_list("window_start", "hits")) == [
+        (int(NOW), 1),
+        (int(NOW) + 60, 1),
+    ]
+
+
+@pytest.mark.django_db
+def test_a_prepared_hit_counts_in_the_window_it_was_prepared_in(backend) -> None:
+    scope = _scope()
+    hit(scope=scope, key="k", limit=1, window=60, now=NOW)
+    prepared = ratelimit.prepare(scope=scope, key="k", limit=1, window=60, now=NOW + 59)
+    batch = [
+        ratelimit.prepare(scope=scope, key=key, limit=1, window=60, now=NOW + 59)
+        for key in ("k", "other")
+    ]
+    # Meanwhile the next window began, and counted a hit of its own.
+    assert hit(scope=scope, key="k", limit=1, window=60, now=NOW + 60).count == 1
+
+    late = prepared.record()
+    late_batch = ratelimit.record_all(batch)
+
+    assert (late.count, late.over) == (2, True)
+    assert [h.count for h in late_batch] == [3, 1]
+    assert hit(scope=scope, key="k", limit=1, window=60, now=NOW + 60).count == 2
+    if backend == "database":
+        stored = RateCounter.objects.filter(scope=scope, hashed_key=ratelimit.hash_key("k"))
+        assert sorted(stored.values_list("window_start", "hits")) == [
+            (int(NOW), 3),
+            (int(NOW) + 60, 2),
+        ]

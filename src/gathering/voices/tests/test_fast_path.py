@@ -25,8 +25,11 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from gathering.core.crypto import blind_indexes
+from gathering.core.testing.staff import sign_in_staff
 from gathering.outbox.models import OutboxEmail
 from gathering.voices import services
+from gathering.voices.canonical import canonical_email
 from gathering.voices.errors import CampaignClosedError
 from gathering.voices.models import Campaign, Signature
 from gathering.voices.tests.factories import CampaignFactory
@@ -200,9 +203,6 @@ def test_a_signature_is_answered_and_stored_as_by_the_whole_stack(
 
 
 def _hashes(email: str) -> list[str]:
-    from gathering.core.crypto import blind_indexes
-    from gathering.voices.canonical import canonical_email
-
     return blind_indexes(canonical_email(email), purpose="voices-email")
 
 
@@ -217,22 +217,26 @@ def test_the_answer_is_the_views_and_the_following_page_works() -> None:
     assert written() == (1, 1)
 
 
-@pytest.mark.parametrize(
-    "how",
-    ["session cookie", "query string"],
-)
-def test_a_session_or_a_query_goes_down_the_whole_stack(how: str) -> None:
+@pytest.mark.parametrize("how", ["staff session", "stale session cookie", "query string"])
+def test_a_session_or_a_query_goes_down_the_whole_stack(how: str, django_user_model: Any) -> None:
     campaign = CampaignFactory()
-    client, token = signer(campaign)
-    path = url(campaign)
-    if how == "session cookie":
+    client = Client(enforce_csrf_checks=True)
+    if how == "staff session":
+        # Staff trying the form: sessions, time-outs and the second factor apply.
+        user = django_user_model.objects.create_user("tester", password="x" * 20, is_staff=True)
+        sign_in_staff(client, user)
+    elif how == "stale session cookie":
         client.cookies[settings.SESSION_COOKIE_NAME] = "not-a-session"
-    else:
-        path += "?from=newsletter"
+    page = client.get(url(campaign))
+    token = TOKEN.search(page.content.decode())
+    assert token
+    path = url(campaign) + ("?from=newsletter" if how == "query string" else "")
 
-    response = client.post(path, form_data(csrfmiddlewaretoken=token))
+    response = client.post(path, form_data(csrfmiddlewaretoken=token.group(1)))
 
     assert not took_hot_path(response)
+    if how == "staff session":
+        assert response.wsgi_request.user == user  # type: ignore[attr-defined]
     assert response.status_code == 302
     assert response["Location"] == url(campaign) + "sent/"
     assert written() == (1, 1)
@@ -340,9 +344,7 @@ def test_a_same_origin_null_origin_is_accepted_as_by_the_whole_stack() -> None:
     campaign = CampaignFactory()
     headers = {"origin": "null", "sec-fetch-site": "same-origin"}
     hot_client, hot_token = signer(campaign)
-    hot = hot_client.post(
-        url(campaign), form_data(csrfmiddlewaretoken=hot_token), headers=headers
-    )
+    hot = hot_client.post(url(campaign), form_data(csrfmiddlewaretoken=hot_token), headers=headers)
     with whole_stack():
         whole_client, whole_token = signer(campaign)
         whole = whole_client.post(
@@ -426,9 +428,7 @@ def test_a_proof_of_work_used_twice_is_flagged_the_second_time(
 
     assert all(took_hot_path(response) for response in answers)
     assert [response.status_code for response in answers] == [302, 302]
-    flags = dict(
-        (signature.email, signature.flags) for signature in Signature.objects.order_by("pk")
-    )
+    flags = {signature.email: signature.flags for signature in Signature.objects.order_by("pk")}
     assert flags == {
         "first@example.org": [],
         "second@example.org": [services.Flag.REPLAYED_PROOF],

@@ -12,4 +12,3 @@ application = get_wsgi_application()
 # ~130,000 objects made it last about 50 ms, long enough to show in every page's p99.
 get_resolver().urlconf_module  # noqa: B018 (imports the URLconf and the API now)
 gc.freeze()
-

@@ -133,6 +133,11 @@ PERIODIC_JOBS: list[tuple[str, int]] = [
 # The outbox (queued emails) is polled at every turn of the worker's loop, so an email leaves
 # within about OUTBOX_IDLE_PAUSE of being queued; a full batch is followed at once by the next.
 OUTBOX_IDLE_PAUSE = 0.2
+# While the CPU is contended (a share of the time above OUTBOX_BUSY_PRESSURE with some task
+# waiting for it), the email worker sends at most OUTBOX_BUSY_LIMIT emails per OUTBOX_BUSY_PAUSE.
+OUTBOX_BUSY_PRESSURE = 0.5
+OUTBOX_BUSY_LIMIT = 20
+OUTBOX_BUSY_PAUSE = 1.0
 # After the SMTP server could not be reached: wait longer before trying it again.
 OUTBOX_SMTP_DOWN_PAUSE = 10.0
 
@@ -152,6 +157,7 @@ def worker(
     from django.core.management import call_command
     from django.db import close_old_connections, connection
 
+    from gathering.core.cpu_pressure import CpuPressure
     from gathering.outbox.services import send_pending
 
     logger = logging.getLogger("gathering.worker")
@@ -166,7 +172,13 @@ def worker(
         os.nice(int(os.environ.get("WORKER_EMAIL_NICE", "19")))
     stop = stop or threading.Event()
     due = dict.fromkeys((name for name, _interval in PERIODIC_JOBS), 0.0)
-    limit = 200
+    full_limit = 200
+    # The email worker also steps aside when the CPU is contended (core/cpu_pressure.py): then
+    # it sends one small batch a second, so that even at nice 19 it does not fill every idle
+    # moment between the requests of a surge (its writes hold the database's write lock, and a
+    # process at nice 19 that holds it while the CPU is busy makes every request wait).
+    pressure = CpuPressure() if emails and not jobs and not once else None
+    busy = False
     while not stop.is_set():
         if not connection.in_atomic_block:
             # A long-lived process must drop a connection the database has closed.
@@ -181,6 +193,10 @@ def worker(
             due[name] = time.monotonic() + interval
         pause = OUTBOX_IDLE_PAUSE
         if emails:
+            if pressure is not None:
+                share = pressure.share()
+                busy = busy if share is None else share > OUTBOX_BUSY_PRESSURE
+            limit = OUTBOX_BUSY_LIMIT if busy else full_limit
             try:
                 report = send_pending(limit=limit)
             except Exception:
@@ -190,7 +206,7 @@ def worker(
                 if report.smtp_unavailable:
                     pause = OUTBOX_SMTP_DOWN_PAUSE
                 elif report.claimed >= limit:
-                    pause = 0.0  # more are waiting
+                    pause = OUTBOX_BUSY_PAUSE if busy else 0.0  # more are waiting
         elif jobs:
             # Only periodic jobs: the shortest interval between two is enough.
             pause = max(0.2, min(due.values()) - time.monotonic())

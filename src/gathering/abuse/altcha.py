@@ -180,6 +180,14 @@ class CheckedSolution:
         spent = services.spend_challenge(challenge=self.challenge, expires_at=self.expires_at)
         return _RESULTS[Status.OK if spent else Status.REPLAYED]
 
+    def send_spend(self, cursor: Any) -> None:
+        """:meth:`spend`'s statement on ``cursor`` (pipelined); :meth:`spent_on` reads it."""
+        services.send_spend(cursor, challenge=self.challenge, expires_at=self.expires_at)
+
+    @staticmethod
+    def spent_on(cursor: Any) -> AltchaResult:
+        return _RESULTS[Status.OK if cursor.rowcount == 1 else Status.REPLAYED]
+
 
 def check_solution(
     *, payload: str | None, now: float | None = None

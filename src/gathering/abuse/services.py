@@ -10,6 +10,7 @@ import datetime as dt
 import functools
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 from django.utils.timezone import now
@@ -38,10 +39,16 @@ def spend_challenge(*, challenge: str, expires_at: dt.datetime) -> bool:
     challenge at once, exactly one gets True: on PostgreSQL the second waits on the first's
     uncommitted row and then inserts nothing (or inserts, if the first rolled back); on SQLite
     writers are serialised. Never raises IntegrityError for a duplicate."""
-    key = SpentChallenge._meta.pk.get_db_prep_value(uuid.UUID(hex=challenge[:32]), connection)
     with connection.cursor() as cursor:
-        cursor.execute(_spend_sql(), [key, connection.ops.adapt_datetimefield_value(expires_at)])
+        send_spend(cursor, challenge=challenge, expires_at=expires_at)
         return bool(cursor.rowcount == 1)
+
+
+def send_spend(cursor: Any, *, challenge: str, expires_at: dt.datetime) -> None:
+    """:func:`spend_challenge`'s statement, executed on ``cursor``; its ``rowcount`` (1: not
+    spent before), read once the statement ran, is the answer. For pipelined statements."""
+    key = SpentChallenge._meta.pk.get_db_prep_value(uuid.UUID(hex=challenge[:32]), connection)
+    cursor.execute(_spend_sql(), [key, connection.ops.adapt_datetimefield_value(expires_at)])
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,9 @@ the model, :func:`insert` calls ``save()`` instead, so nothing that listens is s
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,6 +134,22 @@ class PreparedInsert[M: Model]:
             row = cursor.fetchone()
         return None if row is None else self._written(row[0])
 
+    def send(self, cursor: Any, *, unless_conflict: bool = False) -> None:
+        """Execute the INSERT on ``cursor`` without reading its answer (statements sent
+        together, see :func:`pipelined`); :meth:`written_on` reads it."""
+        if self.plan is None:
+            cursor.inserted = self.execute_unless_conflict() if unless_conflict else self.execute()
+            return
+        sql = self.plan.sql_ignoring_conflicts if unless_conflict else self.plan.sql
+        cursor.execute(sql, self.values)
+
+    def written_on(self, cursor: Any) -> M | None:
+        """The row :meth:`send` wrote (None: refused by a unique constraint)."""
+        if self.plan is None:
+            return cursor.inserted  # type: ignore[no-any-return]
+        row = cursor.fetchone()
+        return None if row is None else self._written(row[0])
+
     def _written(self, pk: Any) -> M:
         instance = self.instance
         setattr(instance, self.plan.pk_attname, pk)  # type: ignore[union-attr]
@@ -196,3 +214,16 @@ def update(instance: Model, fields: tuple[str, ...]) -> None:
     ]
     with connection.cursor() as cursor:
         cursor.execute(plan.sql, [*values, instance.pk])
+
+
+@contextlib.contextmanager
+def pipelined() -> Iterator[None]:
+    """Statements executed inside (each on its own cursor) reach PostgreSQL together, in one
+    round trip, and their answers come back together when the block ends (psycopg 3's
+    pipeline mode); read them after it. Elsewhere (SQLite: no network) they run one by one."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    connection.ensure_connection()
+    with connection.connection.pipeline():
+        yield

@@ -36,11 +36,23 @@ def _languages() -> list[tuple[str, str]]:
     return normalize_choices(_language_choices())  # type: ignore[no-any-return]
 
 
+class _ListedChoiceField(forms.ChoiceField):
+    """A choice field whose (flat) choices are checked in a set, not by walking the list of
+    250 countries on each signature."""
+
+    values: frozenset[str] = frozenset()
+
+    def valid_value(self, value: Any) -> bool:
+        return str(value) in self.values
+
+
 def _set_choices(field: forms.Field, choices: list[tuple[str, str]]) -> None:
     # What ChoiceField.choices = ... does, minus normalising the 250 countries again on every
     # request (the lists above are normalised once per language and process).
     field._choices = choices  # type: ignore[attr-defined]
     field.widget._choices = choices  # the widget's setter would normalise them again
+    if isinstance(field, _ListedChoiceField):
+        field.values = frozenset(str(value) for value, _label in choices)
 
 
 class SignForm(forms.Form):
@@ -62,7 +74,7 @@ class SignForm(forms.Form):
         error_messages={"required": _("Enter your email address.")},
         help_text=_("We email you a link to confirm your signature."),
     )
-    country = forms.ChoiceField(
+    country = _ListedChoiceField(
         label=_("Country where you live"),
         error_messages={
             "invalid_choice": _("Choose a country from the list."),
@@ -82,7 +94,7 @@ class SignForm(forms.Form):
         widget=forms.Textarea(attrs={"dir": "auto", "rows": 3}),
         help_text=_("Shown on the wall after moderation, at most 500 characters."),
     )
-    language = forms.ChoiceField(
+    language = _ListedChoiceField(
         label=_("Language of your email"),
         error_messages={"invalid_choice": _("Choose one of the languages offered.")},
     )

@@ -180,13 +180,12 @@ def _rate_flags(hits: list[tuple[str, ratelimit.PreparedHit]]) -> list[str]:
 
 
 def _proof_flags(proof: altcha.AltchaResult | altcha.CheckedSolution) -> list[str]:
-    """Records a checked proof of work as spent (inside the caller's transaction)."""
-    result = proof.spend() if isinstance(proof, altcha.CheckedSolution) else proof
-    if result.ok:
-        return []
-    if result.status == altcha.Status.MISSING:
+    """The flags a proof of work sets, as far as they are known before it is spent."""
+    if isinstance(proof, altcha.CheckedSolution) or proof.ok:
+        return []  # a checked solution may still turn out replayed: see _sign
+    if proof.status == altcha.Status.MISSING:
         return [Flag.NO_PROOF]
-    if result.status == altcha.Status.REPLAYED:
+    if proof.status == altcha.Status.REPLAYED:
         return [Flag.REPLAYED_PROOF]
     return [Flag.BAD_PROOF]
 
@@ -289,7 +288,12 @@ def _sign(
     email: PreparedInsert[OutboxEmail],
 ) -> SignOutcome:
     """The writes of a signature, prepared by ``sign``: spend the proof of work, count the
-    rate limits, insert the signature and its email (or tell an address that signed already)."""
+    rate limits, insert the signature and its email (or tell an address that signed already).
+
+    The proof's spending, the signature and its email are sent together (one round trip to
+    PostgreSQL, ``fast_write.pipelined``), each answer read after: a replayed proof then flags
+    the new row, and a signature refused as a duplicate takes its email back out, both in this
+    transaction (rare cases, one statement each)."""
     flags = _proof_flags(proof)
     if honeypot:
         flags.append(Flag.HONEYPOT)
@@ -303,18 +307,36 @@ def _sign(
                 earlier, campaign=campaign, email=cleaned.email, language=cleaned.language
             )
             return SignOutcome(signature=earlier, created=False)
-    # Most signers are new: the unique (campaign, email hash) index finds the others, without
-    # a look-up before every insert (ON CONFLICT DO NOTHING: no savepoint either).
     # (replace: a job may run twice, and the instance must show this run's flags.)
-    signature = row.replace(flags=flags).execute_unless_conflict()
+    row = row.replace(flags=flags)
+    checked = proof if isinstance(proof, altcha.CheckedSolution) else None
+    with (
+        connection.cursor() as spending,
+        connection.cursor() as inserting,
+        connection.cursor() as queueing,
+    ):
+        with fast_write.pipelined():
+            if checked is not None:
+                checked.send_spend(spending)
+            # Most signers are new: the unique (campaign, email hash) index finds the others,
+            # without a look-up before every insert (ON CONFLICT DO NOTHING, no savepoint).
+            row.send(inserting, unless_conflict=True)
+            email.send(queueing)
+        signature = row.written_on(inserting)
+        queued = email.written_on(queueing)
+        if checked is not None and not checked.spent_on(spending).ok:
+            flags = [*flags, Flag.REPLAYED_PROOF]
     if signature is None:
+        OutboxEmail.objects.filter(pk=queued.pk if queued else None).delete()
         existing = _existing_signature(campaign, email_hashes)
         if existing is None:
             # Another unique value collided: a random id or token (128 bits), not to be hidden.
             raise IntegrityError("signature insert refused by a unique constraint")
         _email_existing(existing, campaign=campaign, email=cleaned.email, language=cleaned.language)
         return SignOutcome(signature=existing, created=False)
-    email.execute()
+    if signature.flags != flags:
+        signature.flags = flags
+        fast_write.update(signature, ("flags",))
     return SignOutcome(signature=signature, created=True, flags=flags)
 
 

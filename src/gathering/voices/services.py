@@ -310,24 +310,35 @@ def _sign(
     # (replace: a job may run twice, and the instance must show this run's flags.)
     row = row.replace(flags=flags)
     checked = proof if isinstance(proof, altcha.CheckedSolution) else None
-    with (
-        connection.cursor() as spending,
-        connection.cursor() as inserting,
-        connection.cursor() as queueing,
-    ):
-        with fast_write.pipelined():
-            if checked is not None:
-                checked.send_spend(spending)
-            # Most signers are new: the unique (campaign, email hash) index finds the others,
-            # without a look-up before every insert (ON CONFLICT DO NOTHING, no savepoint).
-            row.send(inserting, unless_conflict=True)
-            email.send(queueing)
-        signature = row.written_on(inserting)
-        queued = email.written_on(queueing)
-        if checked is not None and not checked.spent_on(spending).ok:
+    queued: OutboxEmail | None = None
+    if connection.vendor == "postgresql":
+        with (
+            connection.cursor() as spending,
+            connection.cursor() as inserting,
+            connection.cursor() as queueing,
+        ):
+            with fast_write.pipelined():
+                if checked is not None:
+                    checked.send_spend(spending)
+                # Most signers are new: the unique (campaign, email hash) index finds the
+                # others, without a look-up first (ON CONFLICT DO NOTHING, no savepoint).
+                row.send(inserting, unless_conflict=True)
+                email.send(queueing)
+            signature = row.written_on(inserting)
+            queued = email.written_on(queueing)
+            if checked is not None and not checked.spent_on(spending).ok:
+                flags = [*flags, Flag.REPLAYED_PROOF]
+    else:
+        # SQLite runs in this process: one statement after the other costs no round trip.
+        if checked is not None and not checked.spend().ok:
             flags = [*flags, Flag.REPLAYED_PROOF]
+            row = row.replace(flags=flags)
+        signature = row.execute_unless_conflict()
+        if signature is not None:
+            queued = email.execute()
     if signature is None:
-        OutboxEmail.objects.filter(pk=queued.pk if queued else None).delete()
+        if queued is not None:
+            OutboxEmail.objects.filter(pk=queued.pk).delete()
         existing = _existing_signature(campaign, email_hashes)
         if existing is None:
             # Another unique value collided: a random id or token (128 bits), not to be hidden.

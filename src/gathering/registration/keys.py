@@ -102,6 +102,11 @@ class TicketKeyring:
 
 
 _cache: dict[Path, tuple[tuple[int, int], TicketKeyring]] = {}
+# public_keys() looks at the key folder at most this often (a system call per check-in let
+# other threads take the interpreter on the gates' hot path): another process's rotation or
+# retirement reaches a server within this delay.
+STAT_INTERVAL = 1.0
+_stats: dict[Path, tuple[float, tuple[int, int]]] = {}
 _lock = threading.Lock()
 
 
@@ -227,7 +232,13 @@ def current_signing_key(*, directory: Path | None = None) -> SigningKey:
 
 def rotate_ticket_key(*, directory: Path | None = None) -> SigningKey:
     """Create a key with a new id, which signs from now on; older keys keep verifying."""
-    folder = _folder(directory)
+    try:
+        return _rotate(_folder(directory))
+    finally:
+        _stats.clear()  # this process sees its own change at once
+
+
+def _rotate(folder: Path) -> SigningKey:
     while True:
         next_id = max(_scan(folder).known_ids, default=0) + 1
         try:
@@ -242,7 +253,13 @@ def retire_ticket_key(key_id: int, *, directory: Path | None = None) -> None:
     Idempotent for an already retired key. Raises KeyringError for an unknown key id and for
     the current key (rotate first, so that something still signs).
     """
-    folder = _folder(directory)
+    try:
+        _retire(key_id, _folder(directory))
+    finally:
+        _stats.clear()  # this process sees its own change at once
+
+
+def _retire(key_id: int, folder: Path) -> None:
     keyring = _scan(folder)
     if key_id in keyring.retired:
         _path(folder, key_id, _ACTIVE).unlink(missing_ok=True)
@@ -264,14 +281,22 @@ def retire_ticket_key(key_id: int, *, directory: Path | None = None) -> None:
 def public_keys(*, directory: Path | None = None) -> dict[int, bytes]:
     """Raw 32-byte public keys of every key that still verifies, by key id (for gates).
 
-    Kept per process and folder; one ``stat`` of the folder per call notices a rotation or a
-    retirement (both change the folder), so the next call reads the keys again."""
+    Kept per process and folder; a ``stat`` of the folder at most every STAT_INTERVAL notices
+    a rotation or a retirement by another process (both change the folder), so a call after
+    it reads the keys again; this process's own rotations and retirements count at once."""
     folder = Path(directory) if directory is not None else default_directory()
-    try:
-        before = os.stat(folder)
-    except FileNotFoundError:
-        return load_keyring(directory=folder).public_keys()
     cached = _cache.get(folder)
-    if cached is not None and cached[0] == (before.st_mtime_ns, before.st_ino):
+    seen = _stats.get(folder)
+    moment = time.monotonic()
+    if cached is not None and seen is not None and moment - seen[0] < STAT_INTERVAL:
+        stamp = seen[1]
+    else:
+        try:
+            before = os.stat(folder)
+        except FileNotFoundError:
+            return load_keyring(directory=folder).public_keys()
+        stamp = (before.st_mtime_ns, before.st_ino)
+        _stats[folder] = (moment, stamp)
+    if cached is not None and cached[0] == stamp:
         return cached[1].public_keys()
     return load_keyring(directory=folder).public_keys()

@@ -58,10 +58,10 @@ def _plan(model: type[Model]) -> _Plan:
         and not getattr(field, "generated", False)
     )
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in fields)
+    columns = ", ".join(quote(column_of(field)) for field in fields)
     placeholders = ", ".join(["%s"] * len(fields))
     insert = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608  # nosec B608 # names from the model, every value bound
-    returning = f"RETURNING {quote(pk.column)}"
+    returning = f"RETURNING {quote(column_of(pk))}"
     plan = _Plan(
         sql=f"{insert} {returning}",
         sql_ignoring_conflicts=f"{insert} ON CONFLICT DO NOTHING {returning}",
@@ -75,6 +75,14 @@ def _plan(model: type[Model]) -> _Plan:
 
 
 _AUTO = {"AutoField", "BigAutoField", "SmallAutoField"}
+
+
+def column_of(field: Any) -> str:
+    """A concrete field's column (Django types it as optional: only for non-concrete ones)."""
+    column = field.column
+    if not isinstance(column, str):
+        raise TypeError(f"{field} has no column.")
+    return column
 
 
 def insert[M: Model](instance: M) -> M:
@@ -201,10 +209,10 @@ def update(instance: Model, fields: tuple[str, ...]) -> None:
             raise TypeError(f"{meta.label} overrides save(): use it, not a fast update.")
         chosen = tuple(meta.get_field(name) for name in fields)
         quote = connection.ops.quote_name
-        assignments = ", ".join(f"{quote(field.column)} = %s" for field in chosen)  # type: ignore[union-attr]
+        assignments = ", ".join(f"{quote(column_of(field))} = %s" for field in chosen)
         assert meta.pk is not None  # noqa: S101  # nosec B101 # every concrete model has one
         plan = _UpdatePlan(
-            sql=f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s",  # noqa: S608  # nosec B608 # names from the model, every value bound
+            sql=f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(column_of(meta.pk))} = %s",  # noqa: S608  # nosec B608 # names from the model, every value bound
             fields=chosen,  # type: ignore[arg-type]
         )
         with _plans_lock:

@@ -110,7 +110,7 @@ class SignForm(forms.Form):
         # Django deep-copies every field for every form; the sign form is built on each
         # signature, so its fields are prepared once per language and campaign shape and then
         # shared (never changed after preparing: errors and values live on the form).
-        self.base_fields = {}
+        self.base_fields = {}  # type: ignore[misc]  # nothing for Django to copy: see below
         super().__init__(*args, **kwargs)
         self.campaign = campaign
         language = get_language() or settings.LANGUAGE_CODE

@@ -395,7 +395,7 @@ def _token_sql(kind: str, fields: tuple[str, ...] | None) -> str:
     quote = connection.ops.quote_name
     meta = Signature._meta
     chosen = meta.concrete_fields if fields is None else [meta.get_field(f) for f in fields]
-    columns = ", ".join(quote(field.column) for field in chosen)  # type: ignore[union-attr]
+    columns = ", ".join(quote(fast_write.column_of(field)) for field in chosen)
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     return (
         f"SELECT {columns} FROM {quote(meta.db_table)} "  # noqa: S608  # nosec B608 # quoted names from the model, the value bound

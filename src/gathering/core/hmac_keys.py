@@ -26,9 +26,10 @@ Key ids are 1-15 characters of lower-case letters, digits and ``-`` (rotation ma
 columns (see ``crypto.blind_index``), and lower-case, so that moderators may paste hashes in
 either case. ``erased`` is not an id (the retention purge marks erased hashes with it).
 
-Every use checks (with one ``stat`` of the key folder) whether another process rotated or
-retired a key since the keys were loaded, and reloads them if so: no restart is needed for
-files. Keys from the environment are read once per process.
+Uses check (with one ``stat`` of the key folder, at most once a second per process) whether
+another process rotated or retired a key since the keys were loaded, and reload them if so: no
+restart is needed for files, and a rotation reaches every process within a second. Keys from
+the environment are read once per process.
 """
 
 from __future__ import annotations

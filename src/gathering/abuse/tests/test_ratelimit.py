@@ -325,3 +325,12 @@ def test_a_prepared_hit_counts_in_the_window_it_was_prepared_in(backend) -> None
             (int(NOW), 3),
             (int(NOW) + 60, 2),
         ]
+
+
+@pytest.mark.django_db
+def test_record_all_with_redis_unreachable_counts_in_the_database(settings) -> None:
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    scope = _scope()
+    counted = ratelimit.record_all(_batch(scope))
+    assert [h.count for h in counted] == [1, 1, 1]
+    assert RateCounter.objects.filter(scope=scope).count() == 3

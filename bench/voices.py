@@ -31,7 +31,7 @@ from many addresses would not do.
 PostgreSQL is measured when 127.0.0.1:5432 answers, in a database ``gathering_bench`` that this
 script creates and drops. Target (issue 4): >= 1,000 submissions/s with p99 < 100 ms, durable.
 
-    .venv/bin/python bench/voices.py [--submissions 6000] [--connections 16] [--no-postgres]
+    .venv/bin/python bench/voices.py [--submissions 20000] [--connections 16] [--no-postgres]
         [--redis redis://127.0.0.1:6379/14]
     .venv/bin/python bench/voices.py --profile 400     (cProfile of the views, in-process)
 """
@@ -579,7 +579,7 @@ def profile(count: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--submissions", type=int, default=6000, help="per database")
+    parser.add_argument("--submissions", type=int, default=20000, help="per database")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--workers", type=int, default=2, help="server processes")

@@ -18,6 +18,7 @@ from django.db.models.signals import post_save, pre_save
 from django.utils.timezone import now
 
 from gathering.audit.models import AuditEvent
+from gathering.core import fast_write
 from gathering.core.crypto import PREFIX, EncryptedTextField
 from gathering.core.fast_write import insert, prepare
 from gathering.outbox.models import OutboxEmail
@@ -316,3 +317,59 @@ def test_a_model_that_overrides_save_is_refused() -> None:
         prepare(AuditEvent(action="test", at=now()))
 
     assert not AuditEvent.objects.exists()
+
+
+# --- update ------------------------------------------------------------------------------------
+
+UPDATED = ("status", "confirmed_at", "email", "message", "flags", "review")
+
+
+def test_update_stores_what_save_with_update_fields_stores(campaign: Campaign) -> None:
+    by_update = insert(Signature(**signature_values(campaign)))
+    by_save = insert(Signature(**signature_values(campaign)))
+    for signature in (by_update, by_save):
+        signature.status = Signature.Status.CONFIRMED
+        signature.confirmed_at = MOMENT + dt.timedelta(hours=1)
+        signature.email = None
+        signature.message = "پیام دیگر"
+        signature.flags = ["rate_domain"]
+        signature.review = Signature.Review.HELD
+        signature.country = "FR"  # changed but not listed: must stay as stored
+
+    fast_write.update(by_update, UPDATED)
+    by_save.save(update_fields=list(UPDATED))
+
+    fresh_update = Signature.objects.get(pk=by_update.pk)
+    fresh_save = Signature.objects.get(pk=by_save.pk)
+    for name in (*UPDATED, "country", "name", "city"):
+        assert getattr(fresh_update, name) == getattr(fresh_save, name), name
+    assert fresh_update.country == "IR"
+    assert fresh_update.message == "پیام دیگر"
+    # Encrypted on the way in, as save() does.
+    assert str(stored_column(fresh_update, "message")).startswith(PREFIX)
+
+
+def test_update_touches_only_its_row(campaign: Campaign) -> None:
+    mine = insert(Signature(**signature_values(campaign)))
+    other = insert(Signature(**signature_values(campaign)))
+    mine.status = Signature.Status.CONFIRMED
+    fast_write.update(mine, ("status",))
+    assert Signature.objects.get(pk=other.pk).status == Signature.Status.PENDING
+    assert Signature.objects.get(pk=mine.pk).status == Signature.Status.CONFIRMED
+
+
+def test_update_of_a_model_with_a_save_receiver_goes_through_save(campaign: Campaign) -> None:
+    seen: list[tuple[str, Any]] = []
+
+    def receiver(sender: Any, instance: Any, update_fields: Any = None, **kwargs: Any) -> None:
+        seen.append((instance.pk, sorted(update_fields or [])))
+
+    signature = insert(Signature(**signature_values(campaign)))
+    post_save.connect(receiver, sender=Signature, weak=False)
+    try:
+        signature.status = Signature.Status.CONFIRMED
+        fast_write.update(signature, ("status",))
+    finally:
+        post_save.disconnect(receiver, sender=Signature)
+    assert seen == [(signature.pk, ["status"])]
+    assert Signature.objects.get(pk=signature.pk).status == Signature.Status.CONFIRMED

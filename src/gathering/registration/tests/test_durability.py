@@ -28,16 +28,13 @@ The kill is real, so what was in flight differs from run to run (what must hold 
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import http.client
 import json
-import os
 import random
 import re
 import secrets
 import threading
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -48,7 +45,8 @@ from typing import Any
 import pytest
 
 from gathering.abuse import altcha
-from gathering.core.testing.server import Server, children, own_postgres_database, server_env
+from gathering.core.testing.server import Server, children
+from gathering.core.testing.signing_server import signing_server_env, wait_for
 from gathering.core.testing.smtp import SmtpSink
 
 THREADS = 8
@@ -58,7 +56,6 @@ SEEDED_REGISTRATIONS = 35
 SEEDED_SIGNATURES = 35
 CATEGORY = "durable"
 CAMPAIGN = "durable-voices"
-NO_LIMIT = "1000000000"
 
 # Run in the server's environment (its data folder and database): `gathering setup` without the
 # demo, an edition with a public category and a campaign, and registrations and signatures made
@@ -317,40 +314,19 @@ def _get_json(url: str) -> Any:
         return json.load(response)
 
 
-def _wait(condition: Callable[[], bool], *, timeout: float, step: float = 0.3) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return condition()
-
-
 @pytest.fixture
 def server(
     tmp_path: Path, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Server]:
-    key = base64.b64encode(secrets.token_bytes(32)).decode()
-    # The test makes the proofs of work with the server's key.
-    monkeypatch.setenv("ALTCHA_HMAC_KEY", key)
-    altcha.reset_key()
-    env = server_env(
-        tmp_path / "data",
-        ALTCHA_HMAC_KEY=key,
-        EMAIL_HOST="127.0.0.1",
-        EMAIL_PORT=str(smtp_sink.port),
-        # All the load comes from 127.0.0.1 and one domain: the limits would flag signatures.
-        VOICES_LIMIT_ADDRESS=NO_LIMIT,
-        VOICES_LIMIT_NETWORK=NO_LIMIT,
-        VOICES_LIMIT_DOMAIN=NO_LIMIT,
-    )
     with contextlib.ExitStack() as stack:
-        if os.environ.get("DATABASE_URL", "").startswith("postgres"):
-            env["DATABASE_URL"] = stack.enter_context(
-                own_postgres_database(
-                    os.environ["DATABASE_URL"], prefix="gathering_issue6_durability"
-                )
+        env = stack.enter_context(
+            signing_server_env(
+                tmp_path / "data",
+                smtp_port=smtp_sink.port,
+                monkeypatch=monkeypatch,
+                database_prefix="gathering_issue6_durability",
             )
+        )
         running = Server(env)
 
         def stop() -> None:
@@ -361,7 +337,6 @@ def server(
 
         stack.callback(stop)
         yield running
-    altcha.reset_key()
 
 
 def test_no_registration_or_signature_lost_or_doubled_when_the_server_is_killed(
@@ -437,7 +412,7 @@ def test_no_registration_or_signature_lost_or_doubled_when_the_server_is_killed(
     assert killed.is_set(), "the server was not killed under load"
     # gathering serve, granian and its workers, the worker, the live server: all gone.
     assert len(tree) >= 5, f"fewer processes than expected in the server's tree: {tree}"
-    assert _wait(lambda: not any(_alive(pid) for pid in tree), timeout=10), (
+    assert wait_for(lambda: not any(_alive(pid) for pid in tree), timeout=10), (
         f"processes of the killed server still run: {[p for p in tree if _alive(p)]}"
     )
     assert not first.refused, f"refused submissions: {first.refused}"
@@ -490,5 +465,5 @@ def test_no_registration_or_signature_lost_or_doubled_when_the_server_is_killed(
         ]
 
     # The figures are cached for a second or a few (pages, API and live alike).
-    _wait(lambda: public_counts() == [final["counted_signatures"]] * 3, timeout=15)
+    wait_for(lambda: public_counts() == [final["counted_signatures"]] * 3, timeout=15)
     assert public_counts() == [final["counted_signatures"]] * 3

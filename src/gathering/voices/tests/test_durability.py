@@ -21,16 +21,13 @@ from run to run (what must hold does not).
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import http.client
 import json
-import os
 import re
 import secrets
 import sys
 import threading
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -41,12 +38,8 @@ from typing import Any
 import pytest
 
 from gathering.abuse import altcha
-from gathering.core.testing.server import (
-    Server,
-    migrated_sqlite,
-    own_postgres_database,
-    server_env,
-)
+from gathering.core.testing.server import Server
+from gathering.core.testing.signing_server import signing_server_env, wait_for
 from gathering.core.testing.smtp import SmtpSink
 
 BIN = Path(sys.executable).parent
@@ -54,7 +47,6 @@ SIGNERS = 150
 THREADS = 8
 SLUG = "durability"
 CONFIRM_LINK = re.compile(r"/voice/([A-Za-z0-9_-]{43})/confirm/")
-NO_LIMIT = "1000000000"
 
 # Run in the server's environment (its data folder and database): `gathering setup` without the
 # demo (migrations, static files), then an edition and the campaign to sign, in one process.
@@ -224,46 +216,22 @@ def _links(sink: SmtpSink, emails: set[str]) -> dict[str, str]:
     return links
 
 
-def _wait(condition: Any, *, timeout: float, step: float = 0.3) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return condition()
-
-
 @pytest.fixture
 def server(
     tmp_path: Path, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Server]:
-    key = base64.b64encode(secrets.token_bytes(32)).decode()
-    # The test makes the proofs of work with the server's key.
-    monkeypatch.setenv("ALTCHA_HMAC_KEY", key)
-    altcha.reset_key()
-    env = server_env(
-        tmp_path / "data",
-        ALTCHA_HMAC_KEY=key,
-        EMAIL_HOST="127.0.0.1",
-        EMAIL_PORT=str(smtp_sink.port),
-        # All the load comes from 127.0.0.1 and one domain: the limits would flag signatures.
-        VOICES_LIMIT_ADDRESS=NO_LIMIT,
-        VOICES_LIMIT_NETWORK=NO_LIMIT,
-        VOICES_LIMIT_DOMAIN=NO_LIMIT,
-    )
     with contextlib.ExitStack() as stack:
-        if os.environ.get("DATABASE_URL", "").startswith("postgres"):
-            env["DATABASE_URL"] = stack.enter_context(
-                own_postgres_database(
-                    os.environ["DATABASE_URL"], prefix="gathering_durability", migrated=True
-                )
+        env = stack.enter_context(
+            signing_server_env(
+                tmp_path / "data",
+                smtp_port=smtp_sink.port,
+                monkeypatch=monkeypatch,
+                database_prefix="gathering_durability",
             )
-        else:
-            migrated_sqlite(tmp_path / "data")
+        )
         running = Server(env)
         stack.callback(running.stop)
         yield running
-    altcha.reset_key()
 
 
 def test_no_signature_lost_or_counted_twice_when_the_server_is_killed(
@@ -351,12 +319,12 @@ def test_no_signature_lost_or_counted_twice_when_the_server_is_killed(
     def outbox_drained() -> bool:
         return json.loads(server.python(STATE % SLUG, "[]"))["outbox_pending"] == 0  # type: ignore[no-any-return]
 
-    assert _wait(outbox_drained, timeout=60, step=0.5), "the worker did not send the emails"
+    assert wait_for(outbox_drained, timeout=60, step=0.5), "the worker did not send the emails"
     missing = sorted(wanted - set(_links(smtp_sink, wanted)))
     if missing:
         again = client.post_all(missing, body=sign_body, path=lambda _e: client.path, ok=signed)
         assert again.acked == set(missing)
-        assert _wait(outbox_drained, timeout=60, step=0.5), "the worker did not send the emails"
+        assert wait_for(outbox_drained, timeout=60, step=0.5), "the worker did not send the emails"
     assert len(_links(smtp_sink, wanted)) == SIGNERS
     links = _links(smtp_sink, wanted)
 
@@ -395,7 +363,7 @@ def test_no_signature_lost_or_counted_twice_when_the_server_is_killed(
         with urllib.request.urlopen(url, timeout=10) as response:
             return int(json.load(response)["size"])
 
-    _wait(lambda: log_size() >= SIGNERS, timeout=30)
+    wait_for(lambda: log_size() >= SIGNERS, timeout=30)
     state = json.loads(server.python(STATE % SLUG, json.dumps(emails)))
     rows = [rows[0] for rows in state["by_email"].values()]
     assert all(len(found) == 1 for found in state["by_email"].values())

@@ -8,7 +8,6 @@ Screenshots (full page) go to ``<project root>/test-artifacts/screenshots/<test 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -20,21 +19,11 @@ from gathering.checkin.tests.factories import (
     issue_ticket,
     make_staff,
 )
-from gathering.core.testing.browser import wait_until
+from gathering.core.testing.browser import CHROMIUM, CHROMIUM_ARGS, wait_until
 from gathering.core.testing.staff import enrol_totp, totp_code
 from gathering.program.tests.factories import EditionFactory, texts
 from gathering.registration.tickets import qr_png
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 YEAR = 2043
 
 pytestmark = [

@@ -7,12 +7,60 @@ Chromium's "Refused to ..." console errors) lands in the returned list.
 ``wait_until(page, expression)`` replaces Playwright's ``page.wait_for_function``, which builds
 its predicate with ``new Function`` inside the page: the policy (no ``'unsafe-eval'``) refuses
 that. ``page.evaluate`` runs through the DevTools protocol, outside the page's policy.
+
+``chromium_context(request, monkeypatch)`` opens Debian's Chromium headless and yields a browser
+context; when the test ends it saves a screenshot of every page left open under
+``test-artifacts/screenshots/`` (what a failure looked like), then closes everything.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+@contextlib.contextmanager
+def chromium_context(
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    width: int = 1200,
+    height: int = 900,
+    locale: str = "en",
+) -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    # Playwright's sync API runs an event loop in this thread; the test's own database calls
+    # are still plain synchronous calls.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": width, "height": height}, locale=locale)
+        try:
+            yield context
+        finally:
+            folder = request.config.rootpath / "test-artifacts" / "screenshots"
+            folder.mkdir(parents=True, exist_ok=True)
+            for number, page in enumerate(context.pages):
+                page.screenshot(path=str(folder / f"{request.node.name}-{number}.png"))
+            context.close()
+            browser.close()
+
 
 _LISTEN = """
 document.addEventListener("securitypolicyviolation", (event) => {

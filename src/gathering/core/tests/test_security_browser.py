@@ -15,8 +15,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 
-from gathering.checkin.tests.test_browser import CHROMIUM, CHROMIUM_ARGS
-from gathering.core.testing.browser import wait_until, watch_csp
+from gathering.core.testing.browser import CHROMIUM, chromium_context, wait_until, watch_csp
 from gathering.core.testing.staff import enrol_totp, totp_code
 from gathering.program.models import Session
 
@@ -31,20 +30,8 @@ pytestmark = [
 
 @pytest.fixture
 def context(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[object]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1200, "height": 900}, locale="en")
-        try:
-            yield context
-        finally:
-            folder = request.config.rootpath / "test-artifacts" / "screenshots"
-            folder.mkdir(parents=True, exist_ok=True)
-            for number, page in enumerate(context.pages):
-                page.screenshot(path=str(folder / f"{request.node.name}-{number}.png"))
-            context.close()
-            browser.close()
+    with chromium_context(request, monkeypatch, width=1200) as context:
+        yield context
 
 
 @pytest.fixture

@@ -539,12 +539,13 @@ def _check(
     print(f"[{name}] checks: {'all good' if not problems else 'PROBLEMS: ' + '; '.join(problems)}")
 
 
-def profile(count: int) -> None:
+def profile(count: int, *, database_url: str = "") -> None:
     """cProfile of the sign and confirm views in-process (``_voices_setup.py profile``), on a
-    throw-away data folder and SQLite database."""
+    throw-away data folder and SQLite database (or the PostgreSQL database given)."""
     data = tempfile.mkdtemp(prefix="gathering-bench-")
     environment = {
         **os.environ,
+        **({"DATABASE_URL": database_url} if database_url else {}),
         "GATHERING_DATA_DIR": data,
         "DEBUG": "0",
         "LOG_LEVEL": "WARNING",
@@ -594,13 +595,21 @@ def main() -> None:
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument(
-        "--profile", type=int, default=0, metavar="N", help="profile N requests in-process instead"
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="profile N requests in-process instead (each database not left out)",
     )
     options = parser.parse_args()
     if options.profile:
         os.environ.pop("DATABASE_URL", None)
         os.environ.pop("REDIS_URL", None)
-        profile(options.profile)
+        if not options.no_sqlite:
+            profile(options.profile)
+        if not options.no_postgres and port_open("127.0.0.1", 5432):
+            with postgres_database() as url:
+                profile(options.profile, database_url=url)
         return
     wrk = ensure_wrk()
     if options.server_threads:

@@ -215,6 +215,18 @@ def worker(
         stop.wait(pause)
 
 
+def default_web_threads() -> int:
+    """Threads per web worker when WEB_THREADS is not set, measured on 2 cores
+    (docs/benchmarks.md, 2026-11-28). On SQLite, a thread waiting for its group commit
+    (core/group_commit.py) does nothing, and the more requests wait, the larger each commit's
+    batch: 8 threads gave 823 signatures/s and 1,864 check-ins/s, 3 gave 689 and 1,586. On
+    PostgreSQL, each thread holds a connection and more threads only contend for the
+    interpreter: 3 gave 729 signatures/s, 5 gave 658."""
+    from django.conf import settings
+
+    return 8 if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") else 3
+
+
 def serve(*, host: str, port: int, workers: int) -> None:
     """Serve the WSGI application with granian (the fast path) and run the worker beside it;
     stops both when either stops or on SIGINT/SIGTERM."""
@@ -231,10 +243,7 @@ def serve(*, host: str, port: int, workers: int) -> None:
         "--host", host,
         "--port", str(port),
         "--workers", str(workers),
-        # Threads per worker: several let a worker go on while a request waits for the disk
-        # (check-ins commit together: core/group_commit.py); 3 measured best on 2 cores
-        # (SQLite check-ins: 1,000/s with 3, 816/s with 2, 700/s with 4; docs/benchmarks.md).
-        "--blocking-threads", os.environ.get("WEB_THREADS", "3"),
+        "--blocking-threads", os.environ.get("WEB_THREADS") or str(default_web_threads()),
         "--backlog", "2048",
         "--no-ws",
         "--log-level", "warning",

@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from gathering.cli import ensure_secret_key
+from gathering.cli import default_web_threads, ensure_secret_key
 
 
 def _python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -96,3 +96,9 @@ def test_file_database_is_created_in_wal_mode(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "wal"
     assert (tmp_path / "gathering.sqlite3").exists()
+
+
+def test_web_threads_default_follows_the_database() -> None:
+    # More threads on SQLite (they wait for a shared commit), few on PostgreSQL (measured).
+    expected = 8 if connection.vendor == "sqlite" else 3
+    assert default_web_threads() == expected

@@ -33,6 +33,7 @@ import threading
 import time
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 from django.conf import settings
@@ -132,8 +133,7 @@ def record_all(hits: list[PreparedHit]) -> list[Hit]:
             return _redis_hit_all(hits)
         except redis.RedisError:
             logger.warning("rate limit: Redis did not answer, counting in the database")
-    keys = {(hit.scope, hit.hashed, hit.start) for hit in hits}
-    if any(hit.older for hit in hits) or len(keys) != len(hits):
+    if not _one_statement(hits):
         return [
             Hit(
                 count=_db_hit(
@@ -147,14 +147,37 @@ def record_all(hits: list[PreparedHit]) -> list[Hit]:
             )
             for hit in hits
         ]
+    with connection.cursor() as cursor:
+        send_all(cursor, hits)
+        return counted_on(cursor, hits)
+
+
+def _one_statement(hits: list[PreparedHit]) -> bool:
+    """Whether the database counts ``hits`` in one statement: none needs counts from before a
+    key rotation, and no two share a counter."""
+    keys = {(hit.scope, hit.hashed, hit.start) for hit in hits}
+    return not any(hit.older for hit in hits) and len(keys) == len(hits)
+
+
+def sendable(hits: list[PreparedHit]) -> bool:
+    """Whether :func:`send_all` can count ``hits``: in the database (no Redis configured), in
+    one statement, and at least one."""
+    return bool(hits) and not settings.REDIS_URL and _one_statement(hits)
+
+
+def send_all(cursor: Any, hits: list[PreparedHit]) -> None:
+    """Count ``hits`` (:func:`sendable` ones) with one statement executed on ``cursor``, in
+    the caller's transaction, without reading its answer (statements sent together, as in
+    ``fast_write.pipelined``); :func:`counted_on` reads it."""
     parameters: list[str | int] = []
     for hit in hits:
         parameters += [hit.scope, hit.hashed, hit.start, hit.start + hit.window]
-    with connection.cursor() as cursor:
-        cursor.execute(_upsert_many_sql(len(hits)), parameters)
-        counts = {
-            (scope, hashed, start): hits_ for scope, hashed, start, hits_ in cursor.fetchall()
-        }
+    cursor.execute(_upsert_many_sql(len(hits)), parameters)
+
+
+def counted_on(cursor: Any, hits: list[PreparedHit]) -> list[Hit]:
+    """The counts :func:`send_all` made on ``cursor``, in the order of ``hits``."""
+    counts = {(scope, hashed, start): hits_ for scope, hashed, start, hits_ in cursor.fetchall()}
     return [
         Hit(count=int(counts[(hit.scope, hit.hashed, hit.start)]), limit=hit.limit) for hit in hits
     ]

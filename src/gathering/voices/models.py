@@ -119,11 +119,18 @@ class Signature(models.Model):
         APPROVED = "approved", _("Approved")
         REJECTED = "rejected", _("Rejected")
 
+    # No index of its own: ``signature_counts`` (campaign, status, country) leads with it.
     campaign = models.ForeignKey(
-        Campaign, on_delete=models.PROTECT, related_name="signatures", verbose_name=_("campaign")
+        Campaign,
+        on_delete=models.PROTECT,
+        related_name="signatures",
+        verbose_name=_("campaign"),
+        db_index=False,
     )
     # The id the transparency log commits to (random: it reveals neither order nor count).
-    public_id = models.CharField(_("public id"), max_length=32, unique=True, editable=False)
+    # Unique by a constraint in Meta, as are the token hashes: ``unique=True`` would add, on
+    # PostgreSQL, a second (LIKE) index to each that no query uses and every insert maintains.
+    public_id = models.CharField(_("public id"), max_length=32, editable=False)
     salt = models.CharField(max_length=32, editable=False)
     status = models.CharField(
         _("status"), max_length=12, choices=Status.choices, default=Status.PENDING
@@ -151,16 +158,20 @@ class Signature(models.Model):
     review = models.CharField(
         _("review"), max_length=10, choices=Review.choices, blank=True, default=Review.NONE
     )
-    confirm_token_hash = models.CharField(max_length=64, null=True, unique=True, editable=False)  # noqa: DJ001
-    withdraw_token_hash = models.CharField(max_length=64, null=True, unique=True, editable=False)  # noqa: DJ001
-    leaf = models.OneToOneField(
+    confirm_token_hash = models.CharField(max_length=64, null=True, editable=False)  # noqa: DJ001
+    withdraw_token_hash = models.CharField(max_length=64, null=True, editable=False)  # noqa: DJ001
+    # One signature per leaf, by a partial unique constraint in Meta (not a OneToOneField):
+    # a pending signature has no leaf, and a plain unique index would hold an entry for each.
+    leaf = models.ForeignKey(
         "transparency.Entry",
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="+",
         editable=False,
+        db_index=False,
     )
+    # Indexed in Meta only where set: new signatures have none.
     invalidation = models.ForeignKey(
         "Invalidation",
         on_delete=models.PROTECT,
@@ -168,6 +179,7 @@ class Signature(models.Model):
         blank=True,
         related_name="signatures",
         verbose_name=_("invalidation"),
+        db_index=False,
     )
     created_at = models.DateTimeField(_("signed"), default=now, editable=False)
     confirm_by = models.DateTimeField(_("to be confirmed by"), null=True, blank=True)
@@ -179,21 +191,57 @@ class Signature(models.Model):
         verbose_name = _("signature")
         verbose_name_plural = _("signatures")
         permissions = [("moderate_signature", _("Can moderate signatures and messages"))]
+        # Every index here is maintained by each signature's insert (the hot path of a
+        # campaign): the partial ones only for the rows they hold, which a new signature
+        # mostly is not. SQLite uses a partial index only for a query that repeats its
+        # condition's terms, so each condition is the one its queries filter on.
         constraints = [
-            # A withdrawn signature frees the address: its owner may sign again.
+            # A withdrawn signature frees the address: its owner may sign again. Also the
+            # index of the look-up of an address's signature (services._existing_signature).
             models.UniqueConstraint(
                 fields=["campaign", "email_hash"],
                 condition=~Q(status="withdrawn"),
                 name="one_signature_per_email",
             ),
+            # Constraints rather than unique=True: no LIKE index on PostgreSQL (see above).
+            # NULL token hashes (used or erased links) stay allowed, as many as there are.
+            models.UniqueConstraint(fields=["public_id"], name="signature_public_id_unique"),
+            models.UniqueConstraint(
+                fields=["confirm_token_hash"], name="signature_confirm_hash_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["withdraw_token_hash"], name="signature_withdraw_hash_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["leaf"], condition=Q(leaf__isnull=False), name="signature_leaf_unique"
+            ),
         ]
         indexes = [
+            # Also the index of the campaign foreign key (it leads with campaign).
             models.Index(fields=["campaign", "status", "country"], name="signature_counts"),
-            models.Index(fields=["campaign", "email_hash"], name="signature_email_hash"),
             models.Index(fields=["status", "confirm_by"], name="signature_unconfirmed"),
             models.Index(fields=["abuse_until"], name="signature_abuse_window"),
-            models.Index(fields=["campaign", "review"], name="signature_review"),
-            models.Index(fields=["campaign", "message_status"], name="signature_messages"),
+            models.Index(
+                fields=["invalidation"],
+                condition=Q(invalidation__isnull=False),
+                name="signature_invalidation",
+            ),
+            # selectors.list_held
+            models.Index(
+                fields=["campaign", "review"], condition=Q(review="held"), name="signature_review"
+            ),
+            # selectors.list_wall_messages (newest first: the index is read backwards)
+            models.Index(
+                fields=["campaign", "confirmed_at"],
+                condition=Q(message_status="approved"),
+                name="signature_wall",
+            ),
+            # selectors.list_pending_messages
+            models.Index(
+                fields=["campaign", "confirmed_at"],
+                condition=Q(message_status="pending"),
+                name="signature_messages_pending",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -44,7 +44,7 @@ from gathering.outbox.services import prepare_email, queue_email
 from gathering.registration import tokens
 from gathering.transparency import services as transparency
 from gathering.transparency.models import Log
-from gathering.voices import consent, leaves, validation
+from gathering.voices import consent, leaves, pipelined_sign, validation
 from gathering.voices.canonical import canonical_email, email_domain
 from gathering.voices.errors import (
     AlreadyWithdrawnError,
@@ -175,7 +175,14 @@ def _rate_hits(
 
 def _rate_flags(hits: list[tuple[str, ratelimit.PreparedHit]]) -> list[str]:
     """Count ``hits``; the flags of those over their limit."""
-    counted = ratelimit.record_all([hit for _flag, hit in hits])
+    return _flags_of(hits, ratelimit.record_all([hit for _flag, hit in hits]))
+
+
+def _flags_of(
+    hits: list[tuple[str, ratelimit.PreparedHit]], counted: list[ratelimit.Hit]
+) -> list[str]:
+    """The flags of the ``hits`` whose counts (``counted``, in the same order) passed their
+    limit."""
     return [flag for (flag, _hit), count in zip(hits, counted, strict=True) if count.over]
 
 
@@ -213,9 +220,15 @@ def sign(*, campaign: Campaign, request: SignRequest, at: dt.datetime | None = N
     proof = altcha.check_solution(payload=request.proof_of_work)
     hits = _rate_hits(campaign=campaign, ip=request.client_ip, domain=domain)
     # On PostgreSQL a counter row stays locked until its transaction commits: counted in their
-    # own short statements, signers of one busy domain do not wait for each other's commits.
-    # On SQLite they join the group commit (one flush for the whole batch).
-    rate_flags = None if connection.vendor == "sqlite" else _rate_flags(hits)
+    # own short transaction, signers of one busy domain do not wait for each other's commits
+    # (pipelined_sign sends it with the signature's; otherwise a statement of its own). On
+    # SQLite they join the group commit (one flush for the whole batch).
+    pipelined = pipelined_sign.possible() and len(email_hashes) == 1
+    prepared_hits = [hit for _flag, hit in hits]
+    pipelined_hits = prepared_hits if pipelined and ratelimit.sendable(prepared_hits) else []
+    rate_flags: list[str] | None = None
+    if connection.vendor != "sqlite" and not pipelined_hits:
+        rate_flags = _rate_flags(hits)
     confirm_token, withdraw_token = tokens.new_token(), tokens.new_token()
     row = prepare(
         Signature(
@@ -252,6 +265,28 @@ def sign(*, campaign: Campaign, request: SignRequest, at: dt.datetime | None = N
             "withdraw_token": withdraw_token,
         },
     )
+    if pipelined:
+        checked = proof if isinstance(proof, altcha.CheckedSolution) else None
+        known = _proof_flags(proof) + ([Flag.HONEYPOT] if request.honeypot else [])
+
+        def flags_after(counted: list[ratelimit.Hit]) -> list[str]:
+            return known + (_flags_of(hits, counted) if pipelined_hits else rate_flags or [])
+
+        written = pipelined_sign.write(
+            hits=pipelined_hits,
+            checked=checked,
+            row=row.replace(flags=known + (rate_flags or [])),
+            email=email,
+            flags_after=flags_after,
+        )
+        if pipelined_hits:
+            rate_flags = _flags_of(hits, written.counted)
+        if written.signature is not None:
+            outcome = SignOutcome(
+                signature=written.signature, created=True, flags=written.signature.flags
+            )
+            _log_signature(outcome, campaign)
+            return outcome
     job = functools.partial(
         _sign,
         campaign=campaign,
@@ -265,6 +300,11 @@ def sign(*, campaign: Campaign, request: SignRequest, at: dt.datetime | None = N
         email=email,
     )
     outcome = _WRITES.run(job)
+    _log_signature(outcome, campaign)
+    return outcome
+
+
+def _log_signature(outcome: SignOutcome, campaign: Campaign) -> None:
     if outcome.created:
         logger.info(
             "voices signature created signature_id=%s campaign_id=%s flags=%s",
@@ -272,7 +312,6 @@ def sign(*, campaign: Campaign, request: SignRequest, at: dt.datetime | None = N
             campaign.pk,
             ",".join(outcome.flags) or "-",
         )
-    return outcome
 
 
 def _sign(

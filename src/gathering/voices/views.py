@@ -13,8 +13,8 @@ import functools
 import json
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.decorators import method_decorator
 from django.utils.translation import get_language

@@ -60,9 +60,7 @@ def idle() -> bool:
 
 
 def hits(scope: str) -> list[int]:
-    return list(
-        RateCounter.objects.filter(scope__startswith=scope).values_list("hits", flat=True)
-    )
+    return list(RateCounter.objects.filter(scope__startswith=scope).values_list("hits", flat=True))
 
 
 def test_a_signature_is_written_in_the_pipeline_with_its_email_and_counts(

@@ -266,27 +266,19 @@ def sign(*, campaign: Campaign, request: SignRequest, at: dt.datetime | None = N
         },
     )
     if pipelined:
-        checked = proof if isinstance(proof, altcha.CheckedSolution) else None
-        known = _proof_flags(proof) + ([Flag.HONEYPOT] if request.honeypot else [])
-
-        def flags_after(counted: list[ratelimit.Hit]) -> list[str]:
-            return known + (_flags_of(hits, counted) if pipelined_hits else rate_flags or [])
-
-        written = pipelined_sign.write(
-            hits=pipelined_hits,
-            checked=checked,
-            row=row.replace(flags=known + (rate_flags or [])),
+        written = _sign_pipelined(
+            proof=proof,
+            honeypot=bool(request.honeypot),
+            hits=hits,
+            counted_here=bool(pipelined_hits),
+            rate_flags=rate_flags,
+            row=row,
             email=email,
-            flags_after=flags_after,
         )
-        if pipelined_hits:
-            rate_flags = _flags_of(hits, written.counted)
-        if written.signature is not None:
-            outcome = SignOutcome(
-                signature=written.signature, created=True, flags=written.signature.flags
-            )
-            _log_signature(outcome, campaign)
-            return outcome
+        if isinstance(written, SignOutcome):
+            _log_signature(written, campaign)
+            return written
+        rate_flags = written  # a duplicate address: answered below, its hits counted
     job = functools.partial(
         _sign,
         campaign=campaign,
@@ -302,6 +294,37 @@ def sign(*, campaign: Campaign, request: SignRequest, at: dt.datetime | None = N
     outcome = _WRITES.run(job)
     _log_signature(outcome, campaign)
     return outcome
+
+
+def _sign_pipelined(
+    *,
+    proof: altcha.AltchaResult | altcha.CheckedSolution,
+    honeypot: bool,
+    hits: list[tuple[str, ratelimit.PreparedHit]],
+    counted_here: bool,
+    rate_flags: list[str] | None,
+    row: PreparedInsert[Signature],
+    email: PreparedInsert[OutboxEmail],
+) -> SignOutcome | list[str]:
+    """``sign``'s writes on PostgreSQL outside a transaction (``pipelined_sign``), the rate
+    limits counted with them when ``counted_here`` (else ``rate_flags`` are their flags): the
+    outcome, or for a duplicate address or a replayed proof (written by the general path) the
+    rate limits' flags."""
+    known = _proof_flags(proof) + ([Flag.HONEYPOT] if honeypot else [])
+
+    def flags_after(counted: list[ratelimit.Hit]) -> list[str]:
+        return known + (_flags_of(hits, counted) if counted_here else rate_flags or [])
+
+    written = pipelined_sign.write(
+        hits=[hit for _flag, hit in hits] if counted_here else [],
+        checked=proof if isinstance(proof, altcha.CheckedSolution) else None,
+        row=row.replace(flags=known + (rate_flags or [])),
+        email=email,
+        flags_after=flags_after,
+    )
+    if written.signature is not None:
+        return SignOutcome(signature=written.signature, created=True, flags=written.signature.flags)
+    return _flags_of(hits, written.counted) if counted_here else rate_flags or []
 
 
 def _log_signature(outcome: SignOutcome, campaign: Campaign) -> None:

@@ -9,24 +9,12 @@ import base64
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from gathering.abuse.templatetags import abuse as widget_texts
-from gathering.core.testing.browser import wait_until, watch_csp
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
+from gathering.core.testing.browser import CHROMIUM, CHROMIUM_ARGS, wait_until, watch_csp
 
 pytestmark = [
     pytest.mark.browser,

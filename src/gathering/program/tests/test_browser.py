@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from gathering.core.dates import to_persian_digits as fa
+from gathering.core.testing.browser import CHROMIUM, CHROMIUM_ARGS
 from gathering.program.models import Edition, Session
 from gathering.program.tests.factories import (
     EditionFactory,
@@ -22,17 +22,6 @@ from gathering.program.tests.factories import (
     add_speaker,
     texts,
 )
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 
 pytestmark = [
     pytest.mark.browser,

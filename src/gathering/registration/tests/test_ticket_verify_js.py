@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from gathering.core.testing.browser import CHROMIUM, CHROMIUM_ARGS
 from gathering.registration.keys import SigningKey
 from gathering.registration.revocation import encode_gate_bundle
 from gathering.registration.ticket_codes import (
@@ -31,16 +32,6 @@ from gathering.registration.ticket_codes import (
     verify_ticket,
 )
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 STATIC = Path(__file__).resolve().parent.parent / "static"
 MODULE = "/registration/ticket-verify.js"
 

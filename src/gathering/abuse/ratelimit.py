@@ -40,7 +40,7 @@ from django.conf import settings
 from django.db import connection
 
 from gathering.abuse.models import RateCounter
-from gathering.core import hmac_keys
+from gathering.core import fast_write, hmac_keys
 from gathering.core.crypto import blind_index, blind_indexes
 
 logger = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ def record_all(hits: list[PreparedHit]) -> list[Hit]:
             )
             for hit in hits
         ]
-    with connection.cursor() as cursor:
+    with fast_write.cursor() as cursor:
         send_all(cursor, hits)
         return counted_on(cursor, hits)
 

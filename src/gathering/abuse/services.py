@@ -16,6 +16,7 @@ from django.db import connection
 from django.utils.timezone import now
 
 from gathering.abuse.models import RateCounter, SpentChallenge
+from gathering.core import fast_write
 
 
 @functools.cache
@@ -39,7 +40,7 @@ def spend_challenge(*, challenge: str, expires_at: dt.datetime) -> bool:
     challenge at once, exactly one gets True: on PostgreSQL the second waits on the first's
     uncommitted row and then inserts nothing (or inserts, if the first rolled back); on SQLite
     writers are serialised. Never raises IntegrityError for a duplicate."""
-    with connection.cursor() as cursor:
+    with fast_write.cursor() as cursor:
         send_spend(cursor, challenge=challenge, expires_at=expires_at)
         return bool(cursor.rowcount == 1)
 

@@ -34,6 +34,7 @@ from gathering.voices import exports, receipts, selectors, services
 from gathering.voices.errors import LinkNotValidError, VoiceError
 from gathering.voices.forms import SignForm
 from gathering.voices.models import Campaign, Signature
+from gathering.voices.plain_post import plain_sign_request
 
 private = method_decorator(never_cache, name="dispatch")
 
@@ -89,7 +90,18 @@ def sign_posted(request: HttpRequest, campaign: Campaign) -> HttpResponse | tupl
     """Sign ``campaign`` with the posted form: the redirect to "check your email" once the
     signature is committed, or the form with its errors and the status to show it with (400
     for fields that do not pass, 409 when the campaign refused it; nothing written then).
-    Shared by the view and the hot path (``voices/fast_path.py``)."""
+    Shared by the view and the hot path (``voices/fast_path.py``). A plain post is signed
+    without building the form (``plain_post.py``); the form decides the rest."""
+    plain = plain_sign_request(
+        request.POST, campaign, language=get_language(), client_ip=str(client_ip(request))
+    )
+    if plain is not None:
+        try:
+            services.sign(campaign=campaign, request=plain)
+        except VoiceError:
+            pass  # nothing written: the form below says why, in its fields
+        else:
+            return _sent(campaign)
     form = SignForm(request.POST, campaign=campaign)
     if not form.is_valid():
         return form, 400
@@ -104,6 +116,10 @@ def sign_posted(request: HttpRequest, campaign: Campaign) -> HttpResponse | tupl
         if not getattr(error, "errors", None):
             form.add_error(None, str(error.message))
         return form, 409
+    return _sent(campaign)
+
+
+def _sent(campaign: Campaign) -> HttpResponseRedirect:
     return HttpResponseRedirect(
         _sent_url(
             get_language(),

@@ -373,3 +373,56 @@ def test_update_of_a_model_with_a_save_receiver_goes_through_save(campaign: Camp
         post_save.disconnect(receiver, sender=Signature)
     assert seen == [(signature.pk, ["status"])]
     assert Signature.objects.get(pk=signature.pk).status == Signature.Status.CONFIRMED
+
+
+# --- values that need no conversion, and the driver's own cursor ----------------------------
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"status": Signature.Status.CONFIRMED, "review": Signature.Review.HELD},  # str subclasses
+        {"country": 75, "show_name": 1, "city": None, "name": None},  # converted by their fields
+    ],
+    ids=["plain", "choices", "other types"],
+)
+def test_prepared_values_are_the_fields_own_conversion(
+    campaign: Campaign, overrides: dict[str, Any]
+) -> None:
+    instance = Signature(**signature_values(campaign, **overrides))
+    prepared = prepare(instance)
+    assert prepared.plan is not None
+    for field, value in zip(prepared.plan.fields, prepared.values, strict=True):
+        expected = field.get_db_prep_save(field.pre_save(instance, True), connection)
+        if field.attname in {"name", "email", "city", "message"} and expected is not None:
+            continue  # encrypted: a new nonce each time (the round trip is tested above)
+        assert type(value) is type(expected), field.name
+        # (psycopg's Jsonb wrapper compares by identity: its object is what it sends)
+        assert getattr(value, "obj", value) == getattr(expected, "obj", expected), field.name
+
+
+def test_hot_writes_use_the_drivers_cursor_unless_queries_are_watched() -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    with fast_write.cursor() as plain:
+        plain.execute("SELECT %s, '%%'", [7])
+        assert plain.fetchone() == (7, "%")
+    with CaptureQueriesContext(connection) as watched, fast_write.cursor() as logged:
+        logged.execute("SELECT %s", [8])
+        assert logged.fetchone() == (8,)
+    assert len(watched.captured_queries) == 1
+    if connection.vendor == "sqlite":
+        assert isinstance(plain, fast_write._QmarkCursor)
+        assert not isinstance(logged, fast_write._QmarkCursor)
+
+
+def test_the_drivers_cursor_raises_djangos_errors(campaign: Campaign) -> None:
+    table = connection.ops.quote_name(Signature._meta.db_table)
+    existing = insert(Signature(**signature_values(campaign)))
+    with pytest.raises(IntegrityError), transaction.atomic(), fast_write.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} SELECT * FROM {table} WHERE id = %s",  # noqa: S608
+            [existing.pk],
+        )
+    assert Signature.objects.count() == 1

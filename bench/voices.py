@@ -458,6 +458,18 @@ def measure(
             )
             _print_phase(name, "submissions", signed, cpu.used())
             during = sink.count - mail_start
+            if options.submissions_only:
+                report = _report(server_env[0])
+                stored_once = (
+                    report["signatures"] == signed["acked"] and not report["duplicate_email_hashes"]
+                )
+                print(
+                    f"[{name}] database: {report['signatures']:,} signatures for "
+                    f"{signed['acked']:,} acknowledged, flags {report['flags'] or 'none'}: "
+                    + ("stored once each" if stored_once and not report["flags"] else "PROBLEMS")
+                    + f"; load average before the run: {load:.2f}"
+                )
+                return
 
             # The emails: wait for every one (the worker sends them as they are queued).
             last = _wait_for_emails(
@@ -592,6 +604,11 @@ def main() -> None:
         "--patience", type=float, default=20.0, help="seconds without a new email before giving up"
     )
     parser.add_argument("--redis", default="", help="REDIS_URL for the rate limits and cache")
+    parser.add_argument(
+        "--submissions-only",
+        action="store_true",
+        help="stop after the submissions (no emails, no confirmations): for comparing changes",
+    )
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument(

@@ -47,7 +47,7 @@ def live_origin(request: HttpRequest) -> str | None:
 class ContentSecurityPolicyMiddleware(csp.ContentSecurityPolicyMiddleware):
     """Django's CSP middleware (``SECURE_CSP``, ``SECURE_CSP_REPORT_ONLY``, per-view
     ``csp_override``, nonces), with the live server's origin appended to ``connect-src`` on HTML
-    pages (the documents that open the stream). Other answers (JSON, files, the gate devices'
+    pages (the documents that open the stream; not redirects). Other answers (JSON, files, the gate devices'
     hot path) get the settings' policy as it is, built once rather than on every request."""
 
     def __init__(self, get_response: GetResponse) -> None:
@@ -67,7 +67,11 @@ class ContentSecurityPolicyMiddleware(csp.ContentSecurityPolicyMiddleware):
             config: Mapping[str, Any] = getattr(response, attribute, default)
             if not config or header in response:
                 continue
-            if "connect-src" in config and response.get("Content-Type", "").startswith("text/html"):
+            if (
+                "connect-src" in config
+                and response.get("Content-Type", "").startswith("text/html")
+                and not 300 <= response.status_code < 400  # a redirect is never shown
+            ):
                 origin = live_origin(request)
                 if origin and origin not in config["connect-src"]:
                     config = {**config, "connect-src": [*config["connect-src"], origin]}

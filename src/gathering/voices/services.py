@@ -33,7 +33,7 @@ from django.utils.timezone import now
 from django.utils.translation import gettext_lazy as _
 
 from gathering.abuse import altcha, ratelimit
-from gathering.abuse.client import hash_prefix, network_prefix
+from gathering.abuse.client import Address, Network, hash_prefix, network_prefix
 from gathering.core import fast_write
 from gathering.core.crypto import blind_indexes
 from gathering.core.fast_write import PreparedInsert, prepare
@@ -147,16 +147,16 @@ def _clean(campaign: Campaign, request: SignRequest) -> _Cleaned:
 
 
 def _rate_hits(
-    *, campaign: Campaign, ip: str, domain: str
+    *, campaign: Campaign, address: Address, network: Network, domain: str
 ) -> list[tuple[str, ratelimit.PreparedHit]]:
-    """The rate-limit hits a signature from ``ip`` with an address at ``domain`` counts, each
-    with the flag it sets when over its limit (prepared: keys hashed, nothing counted yet)."""
+    """The rate-limit hits a signature from ``address`` (in ``network``) with an email
+    address at ``domain`` counts, each with the flag it sets when over its limit (prepared:
+    keys hashed, nothing counted yet)."""
     limits = settings.VOICES_RATE_LIMITS
-    address = ipaddress.ip_address(ip)
     hits = []
     for flag, scope, key in (
         (Flag.RATE_ADDRESS, "voices-address", str(address)),
-        (Flag.RATE_NETWORK, "voices-network", str(network_prefix(address))),
+        (Flag.RATE_NETWORK, "voices-network", str(network)),
         (Flag.RATE_DOMAIN, "voices-domain", domain),
     ):
         if scope == "voices-domain" and domain in settings.VOICES_UNLIMITED_DOMAINS:
@@ -213,12 +213,13 @@ def sign(*, campaign: Campaign, request: SignRequest, at: dt.datetime | None = N
     # The hash under the current key first, then under the older keys held (after a rotation).
     email_hashes = blind_indexes(canonical, purpose="voices-email")
     domain = email_domain(cleaned.email)
-    prefix = str(network_prefix(ipaddress.ip_address(request.client_ip)))
+    address = ipaddress.ip_address(request.client_ip)
+    network = network_prefix(address)
     # Everything that costs CPU but writes nothing is done here, before the write: on SQLite
     # every process's writes take turns under one lock (core/group_commit.py), and what a job
     # does while holding it bounds the signatures per second of the whole server.
     proof = altcha.check_solution(payload=request.proof_of_work)
-    hits = _rate_hits(campaign=campaign, ip=request.client_ip, domain=domain)
+    hits = _rate_hits(campaign=campaign, address=address, network=network, domain=domain)
     # On PostgreSQL a counter row stays locked until its transaction commits: counted in their
     # own short transaction, signers of one busy domain do not wait for each other's commits
     # (pipelined_sign sends it with the signature's; otherwise a statement of its own). On
@@ -246,7 +247,7 @@ def sign(*, campaign: Campaign, request: SignRequest, at: dt.datetime | None = N
             wants_news=request.wants_news,
             consent_version=consent.VERSION,
             email_domain=domain,
-            prefix_hash=hash_prefix(prefix),
+            prefix_hash=hash_prefix(network),
             abuse_until=moment + ABUSE_WINDOW,
             flags=[],
             confirm_token_hash=tokens.hash_token(confirm_token),

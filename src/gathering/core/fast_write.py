@@ -16,11 +16,14 @@ the model, :func:`insert` calls ``save()`` instead, so nothing that listens is s
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
 from django.db.backends.sqlite3.base import FORMAT_QMARK_REGEX
 from django.db.models import Field, Model
@@ -93,6 +96,10 @@ class _Plan:
     positions: dict[str, int]  # field name -> index in ``fields``
     # Per field, the one type whose values its conversion leaves unchanged (None: convert).
     unchanged: tuple[type | None, ...]
+    # Per field: a DateTimeField of a connection in UTC (a UTC datetime then needs no time
+    # zone conversion: SQLite stores its text without the offset, PostgreSQL takes it as is).
+    utc_dates: tuple[bool, ...]
+    dates_as_text: bool
 
 
 _plans: dict[tuple[type[Model], str], _Plan] = {}
@@ -129,6 +136,10 @@ def _plan(model: type[Model]) -> _Plan:
         pk_attname=pk.attname,
         positions={field.name: index for index, field in enumerate(fields)},
         unchanged=tuple(_UNCHANGED.get(type(field)) for field in fields),
+        utc_dates=tuple(type(field) is models.DateTimeField for field in fields)
+        if settings.USE_TZ and connection.timezone in {dt.UTC, ZoneInfo("UTC")}
+        else (False,) * len(fields),
+        dates_as_text=connection.vendor == "sqlite",
     )
     with _plans_lock:
         _plans[key] = plan
@@ -254,8 +265,10 @@ def prepare[M: Model](instance: M) -> PreparedInsert[M]:
     }:
         return PreparedInsert(instance=instance, plan=None, values=())
     values = tuple(
-        _converted(field, unchanged, instance)
-        for field, unchanged in zip(plan.fields, plan.unchanged, strict=True)
+        _converted(field, unchanged, utc_date, plan.dates_as_text, instance)
+        for field, unchanged, utc_date in zip(
+            plan.fields, plan.unchanged, plan.utc_dates, strict=True
+        )
     )
     return PreparedInsert(instance=instance, plan=plan, values=values)
 
@@ -263,11 +276,25 @@ def prepare[M: Model](instance: M) -> PreparedInsert[M]:
 _MISSING = object()
 
 
-def _converted(field: Field[Any, Any], unchanged: type | None, instance: Model) -> Any:
+def _converted(
+    field: Field[Any, Any],
+    unchanged: type | None,
+    utc_date: bool,
+    dates_as_text: bool,
+    instance: Model,
+) -> Any:
+    """What ``field.get_db_prep_save(field.pre_save(instance, True), connection)`` gives,
+    without its calls for the values it returns unchanged or only formats."""
     if unchanged is not None:
         value = instance.__dict__.get(field.attname, _MISSING)
         if value is None or type(value) is unchanged:
             return value
+    elif utc_date and not (field.auto_now or field.auto_now_add):  # type: ignore[attr-defined]
+        value = instance.__dict__.get(field.attname, _MISSING)
+        if value is None:
+            return None
+        if type(value) is dt.datetime and value.tzinfo is dt.UTC:
+            return str(value.replace(tzinfo=None)) if dates_as_text else value
     return field.get_db_prep_save(field.pre_save(instance, True), connection)
 
 

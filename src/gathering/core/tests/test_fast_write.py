@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import IntegrityError, connection, models, transaction
@@ -384,8 +385,9 @@ def test_update_of_a_model_with_a_save_receiver_goes_through_save(campaign: Camp
         {},
         {"status": Signature.Status.CONFIRMED, "review": Signature.Review.HELD},  # str subclasses
         {"country": 75, "show_name": 1, "city": None, "name": None},  # converted by their fields
+        {"created_at": MOMENT.astimezone(ZoneInfo("Asia/Tehran")), "abuse_until": None},
     ],
-    ids=["plain", "choices", "other types"],
+    ids=["plain", "choices", "other types", "other time zones"],
 )
 def test_prepared_values_are_the_fields_own_conversion(
     campaign: Campaign, overrides: dict[str, Any]

@@ -24,7 +24,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import IntegrityError, connection, models, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, models, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.sqlite3.base import FORMAT_QMARK_REGEX
 from django.db.models import Field, Model
 from django.db.models.signals import post_save, pre_save
@@ -66,23 +67,31 @@ class _QmarkCursor:
 _qmark: dict[str, str] = {}
 
 
+def _current() -> BaseDatabaseWrapper:
+    """This thread's default connection itself: each attribute read through the
+    ``django.db.connection`` proxy looks the connection up again (a field's conversion reads
+    ``connection.ops`` and more, for every field of every row)."""
+    return connections[DEFAULT_DB_ALIAS]
+
+
 @contextlib.contextmanager
 def cursor() -> Iterator[Any]:
     """``connection.cursor()`` for the statements of the write hot paths. On SQLite, when
     nothing watches the queries (``DEBUG``, ``assertNumQueries``, execute wrappers), the
     driver's own cursor (:class:`_QmarkCursor`); otherwise Django's."""
+    database = _current()
     if (
-        connection.vendor != "sqlite"
-        or connection.queries_logged
-        or connection.execute_wrappers
-        or connection.connection is None
+        database.vendor != "sqlite"
+        or database.queries_logged
+        or database.execute_wrappers
+        or database.connection is None
     ):
-        with connection.cursor() as wrapped:
+        with database.cursor() as wrapped:
             yield wrapped
         return
-    raw = connection.connection.cursor()
+    raw = database.connection.cursor()
     try:
-        yield _QmarkCursor(raw, connection.wrap_database_errors)
+        yield _QmarkCursor(raw, database.wrap_database_errors)
     finally:
         raw.close()
 
@@ -264,8 +273,9 @@ def prepare[M: Model](instance: M) -> PreparedInsert[M]:
         field.attname for field in plan.fields
     }:
         return PreparedInsert(instance=instance, plan=None, values=())
+    database = _current()
     values = tuple(
-        _converted(field, unchanged, utc_date, plan.dates_as_text, instance)
+        _converted(field, unchanged, utc_date, plan.dates_as_text, instance, database)
         for field, unchanged, utc_date in zip(
             plan.fields, plan.unchanged, plan.utc_dates, strict=True
         )
@@ -282,6 +292,7 @@ def _converted(
     utc_date: bool,
     dates_as_text: bool,
     instance: Model,
+    database: BaseDatabaseWrapper,
 ) -> Any:
     """What ``field.get_db_prep_save(field.pre_save(instance, True), connection)`` gives,
     without its calls for the values it returns unchanged or only formats."""
@@ -295,7 +306,7 @@ def _converted(
             return None
         if type(value) is dt.datetime and value.tzinfo is dt.UTC:
             return str(value.replace(tzinfo=None)) if dates_as_text else value
-    return field.get_db_prep_save(field.pre_save(instance, True), connection)
+    return field.get_db_prep_save(field.pre_save(instance, True), database)
 
 
 @dataclass(frozen=True)

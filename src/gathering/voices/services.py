@@ -370,8 +370,12 @@ def _sign(
                 earlier, campaign=campaign, email=cleaned.email, language=cleaned.language
             )
             return SignOutcome(signature=earlier, created=False)
-    # (replace: a job may run twice, and the instance must show this run's flags.)
-    row = row.replace(flags=flags)
+    # The row was prepared without flags: converted again only when there are some (this runs
+    # under the write lock). A job may run twice: the instance shows this run's flags.
+    if flags:
+        row = row.replace(flags=flags)
+    else:
+        row.instance.flags = []
     checked = proof if isinstance(proof, altcha.CheckedSolution) else None
     queued: OutboxEmail | None = None
     if connection.vendor == "postgresql":

@@ -64,3 +64,21 @@ def sign_request(**overrides: Any) -> services.SignRequest:
     }
     data.update(overrides)
     return services.SignRequest(**data)
+
+
+def form_data(**overrides: str) -> dict[str, str]:
+    """The sign form as a browser posts it from the campaign page (without the CSRF token)."""
+    data = {
+        "name": "Maryam",
+        "show_name": "on",
+        "email": "maryam@example.org",
+        "country": "FR",
+        "city": "Paris",
+        "message": "",
+        "language": "en",
+        "consent": "on",
+        "website": "",
+        "altcha": "",
+    }
+    data.update(overrides)
+    return data

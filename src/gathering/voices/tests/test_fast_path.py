@@ -32,7 +32,7 @@ from gathering.voices import services
 from gathering.voices.canonical import canonical_email
 from gathering.voices.errors import CampaignClosedError
 from gathering.voices.models import Campaign, Signature
-from gathering.voices.tests.factories import CampaignFactory
+from gathering.voices.tests.factories import CampaignFactory, form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -80,23 +80,6 @@ def took_hot_path(response: Any) -> bool:
 
 def url(campaign: Campaign, lang: str = "en") -> str:
     return f"/{lang}/{campaign.edition.year}/voices/{campaign.slug}/"
-
-
-def form_data(**overrides: str) -> dict[str, str]:
-    data = {
-        "name": "Maryam",
-        "show_name": "on",
-        "email": "maryam@example.org",
-        "country": "FR",
-        "city": "Paris",
-        "message": "",
-        "language": "en",
-        "consent": "on",
-        "website": "",
-        "altcha": "",
-    }
-    data.update(overrides)
-    return data
 
 
 def signer(campaign: Campaign, lang: str = "en", **headers: str) -> tuple[Client, str]:

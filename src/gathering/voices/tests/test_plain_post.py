@@ -25,7 +25,7 @@ from gathering.voices.errors import InvalidSignatureDataError
 from gathering.voices.forms import SignForm
 from gathering.voices.models import Campaign
 from gathering.voices.plain_post import plain_sign_request
-from gathering.voices.tests.factories import CampaignFactory
+from gathering.voices.tests.factories import CampaignFactory, form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -54,20 +54,7 @@ FIELD_VALUES: dict[str, Any] = {
 }
 # A browser's post, each field of which may be left as it is (most often), replaced by one or
 # two (the form reads the last) odd values, or left out.
-BROWSER = {
-    "name": "Maryam",
-    "show_name": "on",
-    "email": "maryam@example.org",
-    "country": "FR",
-    "city": "Paris",
-    "message": "",
-    "language": "en",
-    "consent": "on",
-    "wants_news": "",
-    "website": "",
-    "altcha": "",
-    SHOWN_VERSION_FIELD: "current",
-}
+BROWSER = {**form_data(wants_news=""), SHOWN_VERSION_FIELD: "current"}
 POSTS = st.fixed_dictionaries(
     {
         key: st.one_of(

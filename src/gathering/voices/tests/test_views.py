@@ -9,7 +9,12 @@ from django.test import Client
 
 from gathering.voices import services
 from gathering.voices.models import Signature
-from gathering.voices.tests.factories import CampaignFactory, EndorsementFactory, sign_request
+from gathering.voices.tests.factories import (
+    CampaignFactory,
+    EndorsementFactory,
+    form_data,
+    sign_request,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -18,23 +23,6 @@ CONFIRM = re.compile(r"/voice/([A-Za-z0-9_-]{43})/confirm/")
 
 def url(campaign, lang: str = "en", suffix: str = "") -> str:
     return f"/{lang}/{campaign.edition.year}/voices/{campaign.slug}/{suffix}"
-
-
-def form_data(**overrides) -> dict[str, str]:
-    data = {
-        "name": "Maryam",
-        "show_name": "on",
-        "email": "maryam@example.org",
-        "country": "FR",
-        "city": "Paris",
-        "message": "",
-        "language": "en",
-        "consent": "on",
-        "website": "",
-        "altcha": "",
-    }
-    data.update(overrides)
-    return data
 
 
 @pytest.mark.parametrize("lang", ["en", "fa", "fr"])

@@ -93,7 +93,10 @@ def sign_posted(request: HttpRequest, campaign: Campaign) -> HttpResponse | tupl
     Shared by the view and the hot path (``voices/fast_path.py``). A plain post is signed
     without building the form (``plain_post.py``); the form decides the rest."""
     plain = plain_sign_request(
-        request.POST, campaign, language=get_language(), client_ip=str(client_ip(request))
+        request.POST,
+        campaign,
+        language=get_language() or settings.LANGUAGE_CODE,  # as SignForm reads it
+        client_ip=str(client_ip(request)),
     )
     if plain is not None:
         try:

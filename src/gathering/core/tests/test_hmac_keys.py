@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import stat
 from pathlib import Path
 
@@ -135,6 +136,41 @@ def test_keys_from_the_environment(isolated_keys: Path, monkeypatch) -> None:
     assert files["keys/hmac/current"] == b"2027a"
     assert base64.b64decode(files["keys/hmac/2027a.key"]) == bytes([2]) * 32
     assert base64.b64decode(files["keys/blind_index.key"]) == bytes([1]) * 32
+
+
+@pytest.mark.parametrize("family", [HMAC, ALTCHA], ids=["hmac", "altcha"])
+def test_the_raw_environment_read_on_each_use_follows_os_environ(
+    isolated_keys: Path, monkeypatch, family
+) -> None:
+    """Each use compares the raw environment (bytes) with the keys': it must see every change
+    made through os.environ, as os.environ reads it."""
+
+    def expected() -> tuple[bytes | None, ...]:
+        names = (family.env_keys, family.legacy_env, family.env_key_id)
+        return tuple(os.fsencode(os.environ[n]) if n in os.environ else None for n in names)
+
+    for name in (family.env_keys, family.legacy_env, family.env_key_id):
+        monkeypatch.delenv(name, raising=False)
+    assert hmac_keys._environment_stamp(family) == expected() == (None, None, None)
+    monkeypatch.setenv(family.legacy_env, b64key(1))
+    monkeypatch.setenv(family.env_key_id, "légacy-ü")  # not a valid id: only compared here
+    assert hmac_keys._environment_stamp(family) == expected()
+    os.environ[family.env_keys] = json.dumps({"k1": b64key(2)})
+    try:
+        assert hmac_keys._environment_stamp(family) == expected()
+        assert hmac_keys._environment_stamp(family)[0] is not None
+    finally:
+        del os.environ[family.env_keys]
+    assert hmac_keys._environment_stamp(family) == expected()
+    assert hmac_keys._environment_stamp(family)[0] is None
+
+
+def test_a_key_set_in_the_environment_is_used_at_once(isolated_keys: Path, monkeypatch) -> None:
+    before = crypto.blind_index("a", purpose="email")
+    monkeypatch.setenv("HMAC_KEYS", json.dumps({"k9": b64key(9)}))
+    assert crypto.blind_index("a", purpose="email").startswith("k9:")
+    monkeypatch.delenv("HMAC_KEYS")
+    assert crypto.blind_index("a", purpose="email") == before
 
 
 def test_one_key_in_the_environment_needs_no_id(isolated_keys: Path, monkeypatch) -> None:

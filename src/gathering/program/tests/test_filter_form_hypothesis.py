@@ -7,10 +7,11 @@ the language of the address; never a server error.
 from __future__ import annotations
 
 import urllib.parse
+from collections import Counter
 
 import pytest
 from django.test import Client
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from gathering.core.testing.hostile import (
@@ -46,6 +47,10 @@ HOSTILE = {"day": st.one_of(SPOILT, st.sampled_from(["2095-02-30", "2095-6-29", 
 
 
 @properties(40)
+# Found by hypothesis in CI: "day" left out of the data and named once in ``repeated``.
+@example(
+    data={"track": "", "room": "", "language": "", "kind": ""}, repeated=["day"], language="en"
+)
 @given(
     data=form_data(FILTERS, HOSTILE),
     repeated=st.lists(st.sampled_from(list(FILTERS)), max_size=2),
@@ -75,4 +80,7 @@ def test_program_filter_form(
     usable = all(
         (value.strip() if name == "day" else value) in known[name] for name, value in data.items()
     )
-    assert (response.status_code == 200) == (usable and not repeated), (data, repeated)
+    # A name is repeated when the address holds it twice: one the data left out and
+    # ``repeated`` names once is there once (empty), which is no repetition.
+    twice = any(count > 1 for count in Counter(name for name, _value in pairs).values())
+    assert (response.status_code == 200) == (usable and not twice), (data, repeated)

@@ -28,6 +28,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def setup_data(environment: dict[str, str]) -> None:
+    """``gathering setup`` (migrations, the demo) in the data folder ``environment`` names."""
+    subprocess.run(
+        [str(BIN / "gathering"), "setup"],
+        env=environment,
+        check=True,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+
+
 @dataclass
 class Server:
     base_url: str
@@ -117,9 +128,7 @@ def production_server(
     }
     environment.pop("GATHERING_TESTING", None)
     gathering = str(BIN / "gathering")
-    subprocess.run(
-        [gathering, "setup"], env=environment, check=True, cwd=ROOT, stdout=subprocess.DEVNULL
-    )
+    setup_data(environment)
     if prepare is not None:
         prepare(environment)
     port = free_port()

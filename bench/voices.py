@@ -62,7 +62,15 @@ from aiosmtpd.controller import Controller
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _server import BIN, ROOT, Server, free_port, processes_cpu_seconds, production_server
+from _server import (
+    BIN,
+    ROOT,
+    Server,
+    free_port,
+    processes_cpu_seconds,
+    production_server,
+    setup_data,
+)
 from checkin import port_open, postgres_database
 from program import ensure_wrk
 
@@ -567,13 +575,7 @@ def profile(count: int, *, database_url: str = "") -> None:
     }
     environment.pop("GATHERING_TESTING", None)
     try:
-        subprocess.run(
-            [str(BIN / "gathering"), "setup"],
-            env=environment,
-            check=True,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-        )
+        setup_data(environment)
         subprocess.run(
             [
                 str(BIN / "python"),

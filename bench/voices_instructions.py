@@ -32,7 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _server import BIN, ROOT
+from _server import BIN, ROOT, setup_data
 
 NO_LIMIT = "1000000000"
 WARM_UP = 100
@@ -152,13 +152,7 @@ def main() -> None:
         environment.pop(name, None)
     me = [str(BIN / "python"), str(Path(__file__).resolve())]
     try:
-        subprocess.run(
-            [str(BIN / "gathering"), "setup"],
-            env=environment,
-            check=True,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-        )
+        setup_data(environment)
         count = options.count
         cpu = subprocess.run(
             [*me, "--loop", str(count), str(count), str(options.threads)],
